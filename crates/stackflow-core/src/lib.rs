@@ -1,0 +1,31 @@
+//! StackFlow's pure domain core.
+//!
+//! Everything here is plain code over plain values: no I/O, no clocks, no
+//! database. The store and the web layer gather the inputs (the change, the
+//! votes, the group directory, the current time), call into this crate for a
+//! decision, and persist what it returns. That keeps every rule of change
+//! enablement — who may do what, in which state, with what effect — in one
+//! place where it can be tested directly and exhaustively.
+
+pub mod approval;
+pub mod calendar;
+pub mod change;
+pub mod directory;
+pub mod enums;
+pub mod errors;
+pub mod lifecycle;
+pub mod number;
+pub mod permissions;
+pub mod task;
+
+pub use approval::{ApprovalPlan, ApprovalRecord, Lane, LaneRule, Stage, StageOutcome, Vote};
+pub use change::Template;
+pub use change::{Change, ChangeDraft, ChangePatch, PirRecord, PirState, Rejection};
+pub use directory::{Actor, Directory, GroupInfo};
+pub use enums::{
+    ApprovalStatus, ChangeState, ChangeType, Channel, CloseCode, Criticality, Decision, GroupKind,
+    ObjectivesMet, RelationshipType, Role, TaskState,
+};
+pub use errors::{FieldError, Refusal};
+pub use lifecycle::{Action, Context, Notification, Transition, decide};
+pub use number::ChangeNumber;
