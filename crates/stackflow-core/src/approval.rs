@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// How many approvals settle a lane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LaneRule {
     /// One approval approves; one rejection rejects.
@@ -26,7 +26,7 @@ pub enum LaneRule {
 }
 
 /// Who approves in a lane, as resolved when the round opened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Approvers {
     /// The current members of a group (membership is read at every vote).
@@ -36,7 +36,7 @@ pub enum Approvers {
 }
 
 /// Parallel approval track inside a stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Lane {
     /// Display name.
     pub name: String,
@@ -47,7 +47,7 @@ pub struct Lane {
 }
 
 /// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stage {
     /// Display name, e.g. "Technical assessment".
     pub name: String,
@@ -59,7 +59,7 @@ pub struct Stage {
 
 /// The stages a change's approval round runs through, frozen on the change
 /// when it is submitted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApprovalPlan {
     /// Where the plan came from (the built-in policy, later a workflow version).
     pub source: String,
@@ -68,7 +68,7 @@ pub struct ApprovalPlan {
 }
 
 /// One person's vote in one stage of one round.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Vote {
     /// Approval round (1 for the first submission).
     pub round: u32,
@@ -87,7 +87,7 @@ pub struct Vote {
 }
 
 /// The approval state carried on a change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApprovalRecord {
     /// Where it stands.
     pub status: ApprovalStatus,
@@ -131,7 +131,7 @@ impl ApprovalRecord {
 }
 
 /// Where a lane or a stage stands after the votes so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StageOutcome {
     /// Not settled yet.
@@ -176,14 +176,7 @@ impl Lane {
     /// (or no longer) eligible do not count.
     pub fn outcome(&self, directory: &Directory, requester: &str, votes: &[&Vote]) -> StageOutcome {
         let eligible = self.eligible(directory, requester);
-        let counted = votes.iter().filter(|v| eligible.contains(&v.voter));
-        let (mut approvals, mut rejections) = (0usize, 0usize);
-        for vote in counted {
-            match vote.decision {
-                Decision::Approved => approvals += 1,
-                Decision::Rejected => rejections += 1,
-            }
-        }
+        let (approvals, rejections) = tally(&eligible, votes);
         let needed = self.needed(eligible.len());
         if approvals >= needed {
             return StageOutcome::Approved;
@@ -191,7 +184,7 @@ impl Lane {
         let rejected = match self.rule {
             LaneRule::Any | LaneRule::All => rejections > 0,
             LaneRule::Quorum(_) | LaneRule::Majority => {
-                let undecided = eligible.len() - approvals - rejections;
+                let undecided = eligible.len().saturating_sub(approvals + rejections);
                 rejections > 0 && approvals + undecided < needed
             }
         };
@@ -201,6 +194,24 @@ impl Lane {
             StageOutcome::Pending
         }
     }
+}
+
+/// Counts approvals and rejections by eligible people, each person once (their
+/// first vote), whatever duplicates the input holds.
+fn tally(eligible: &[String], votes: &[&Vote]) -> (usize, usize) {
+    let mut seen: Vec<&str> = Vec::new();
+    let (mut approvals, mut rejections) = (0, 0);
+    for vote in votes {
+        if !eligible.contains(&vote.voter) || seen.contains(&vote.voter.as_str()) {
+            continue;
+        }
+        seen.push(&vote.voter);
+        match vote.decision {
+            Decision::Approved => approvals += 1,
+            Decision::Rejected => rejections += 1,
+        }
+    }
+    (approvals, rejections)
 }
 
 impl Stage {
@@ -231,6 +242,124 @@ impl Stage {
         } else {
             StageOutcome::Pending
         }
+    }
+}
+
+/// Where one lane of the current round stands, for people reading a change.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct LaneView {
+    /// Display name.
+    pub name: String,
+    /// The lane's rule.
+    pub rule: LaneRule,
+    /// Who may vote in it now (its approvers less the requester).
+    pub eligible_approvers: Vec<String>,
+    /// Counted approvals.
+    pub approvals: usize,
+    /// Counted rejections.
+    pub rejections: usize,
+    /// The lane's outcome so far.
+    pub outcome: StageOutcome,
+}
+
+/// Where one stage of the current round stands.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StageView {
+    /// Position in the plan.
+    pub index: usize,
+    /// Display name.
+    pub name: String,
+    /// The change state while it is open.
+    pub state: ChangeState,
+    /// `open` for the stage being voted on, else its outcome (`pending`
+    /// meaning not reached yet).
+    pub status: String,
+    /// Its lanes.
+    pub lanes: Vec<LaneView>,
+}
+
+/// A change's approvals as a reader needs them: the plan of the current
+/// round with each stage's and lane's standing, and every vote ever cast.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ApprovalView {
+    /// Where the approval stands.
+    pub status: ApprovalStatus,
+    /// Current or last round.
+    pub round: u32,
+    /// Where the plan came from.
+    pub source: Option<String>,
+    /// The open stage, if any.
+    pub current_stage: Option<usize>,
+    /// The SLA due time.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Whether the SLA was breached.
+    pub sla_breached: bool,
+    /// Stages of the current round.
+    pub stages: Vec<StageView>,
+    /// Every vote of every round, oldest first, with channel and time.
+    pub votes: Vec<Vote>,
+}
+
+/// Summarises a change's approval record against the directory and votes.
+pub fn summarize(
+    record: &ApprovalRecord,
+    requester: &str,
+    directory: &Directory,
+    votes: Vec<Vote>,
+) -> ApprovalView {
+    let stages = record.plan.as_ref().map_or_else(Vec::new, |plan| {
+        plan.stages
+            .iter()
+            .enumerate()
+            .map(|(index, stage)| {
+                let stage_votes: Vec<&Vote> = votes
+                    .iter()
+                    .filter(|v| v.round == record.round && v.stage == index)
+                    .collect();
+                let lanes = stage
+                    .lanes
+                    .iter()
+                    .map(|lane| {
+                        let eligible = lane.eligible(directory, requester);
+                        let (approvals, rejections) = tally(&eligible, &stage_votes);
+                        LaneView {
+                            name: lane.name.clone(),
+                            rule: lane.rule,
+                            approvals,
+                            rejections,
+                            outcome: lane.outcome(directory, requester, &stage_votes),
+                            eligible_approvers: eligible,
+                        }
+                    })
+                    .collect();
+                let status = if record.current_stage == Some(index) {
+                    "open"
+                } else {
+                    match stage.outcome(directory, requester, &stage_votes) {
+                        StageOutcome::Approved => "approved",
+                        StageOutcome::Rejected => "rejected",
+                        StageOutcome::Pending => "pending",
+                    }
+                };
+                StageView {
+                    index,
+                    name: stage.name.clone(),
+                    state: stage.state,
+                    status: status.to_owned(),
+                    lanes,
+                }
+            })
+            .collect()
+    });
+    ApprovalView {
+        status: record.status,
+        round: record.round,
+        source: record.plan.as_ref().map(|p| p.source.clone()),
+        current_stage: record.current_stage,
+        due_at: record.due_at,
+        sla_breached: record.sla_breached,
+        stages,
+        votes,
     }
 }
 

@@ -15,7 +15,7 @@ pub const MAX_TEXT: usize = 20_000;
 pub const MAX_AFFECTED_CIS: usize = 500;
 
 /// A change request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Change {
     /// Public number, `CHG0000456`.
     pub number: ChangeNumber,
@@ -79,7 +79,7 @@ pub struct Change {
 }
 
 /// A recorded rejection: the change went back to `new`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rejection {
     /// The round that was rejected.
     pub round: u32,
@@ -94,7 +94,7 @@ pub struct Rejection {
 }
 
 /// The post-implementation review: when it is due and, once recorded, what it found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PirState {
     /// When the review is due.
     pub due_at: Option<DateTime<Utc>>,
@@ -103,7 +103,7 @@ pub struct PirState {
 }
 
 /// A recorded post-implementation review.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PirRecord {
     /// Whether the objectives were met.
     pub objectives_met: ObjectivesMet,
@@ -118,7 +118,7 @@ pub struct PirRecord {
 }
 
 /// A standard change template: a pre-approved, repeatable change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Template {
     /// Unique name, used by changes' `template` field.
     pub name: String,
@@ -139,7 +139,7 @@ pub struct Template {
 }
 
 /// The body of `POST /api/changes`, as received.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeDraft {
     /// Change type (required).
@@ -174,7 +174,7 @@ pub struct ChangeDraft {
 
 /// The body of `PATCH /api/changes/{number}`: absent fields stay as they are,
 /// `null` clears a nullable field.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePatch {
     /// New title.
@@ -203,7 +203,7 @@ pub struct ChangePatch {
     /// New window end, or null.
     #[serde(default, deserialize_with = "some")]
     pub planned_end: Option<Option<DateTime<Utc>>>,
-    /// Optimistic concurrency: the version the client last saw.
+    /// Optimistic concurrency: the version the client last saw (or `If-Match`).
     pub version: Option<i64>,
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 /// One invalid field of an input, named by its JSON path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field, e.g. `planned_end` or `affected_cis[2]`.
     pub field: String,

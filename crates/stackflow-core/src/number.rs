@@ -62,6 +62,18 @@ impl<'de> Deserialize<'de> for ChangeNumber {
     }
 }
 
+impl utoipa::PartialSchema for ChangeNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^CHG[0-9]{7,}$"))
+            .examples([serde_json::json!("CHG0000456")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ChangeNumber {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
