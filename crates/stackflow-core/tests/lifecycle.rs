@@ -1653,12 +1653,9 @@ fn submit_refuses_a_change_with_parts_missing() {
     assert_eq!(w.change.state, ChangeState::New);
 }
 
-/// Latent bug (see the report): a vote should count once per person, but
-/// the lane evaluator counts every vote row it is given. `decide` refuses a
-/// second vote by the same person, yet that check reads the votes before the
-/// write; if two concurrent votes by one person (say API and email) both get
-/// stored, the copy counts twice, and here an emergency change is approved
-/// by a single ECAB member although the other one rejected it.
+/// A vote counts once per person even if the input holds a duplicate (say
+/// the same approval by API and by email racing): the store's unique index
+/// prevents it, and the evaluator does not rely on that alone.
 #[test]
 fn a_duplicated_vote_counts_once() {
     let mut w = world_in(ChangeType::Emergency, ChangeState::Authorize);

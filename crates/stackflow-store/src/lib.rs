@@ -1,1 +1,150 @@
-//! placeholder
+//! StackFlow's data layer.
+//!
+//! One [`Store`] trait of atomic business operations — `create_change`,
+//! `act_on_change`, `add_task`… — each a single transaction that writes the
+//! business rows, the audit event and any outbox notifications together. Two
+//! implementations share one source file (`ops.rs`, compiled once per
+//! backend), so SQLite and PostgreSQL run the same SQL and the same logic;
+//! the few dialect differences are constants of each backend module. See
+//! `docs/adr/0001-one-store-two-backends.md`.
+
+mod error;
+mod model;
+mod postgres;
+mod secret;
+mod sqlite;
+pub mod testing;
+
+pub use error::{Result, StoreError};
+pub use model::*;
+
+use async_trait::async_trait;
+use stackflow_core::{
+    Action, Actor, Change, ChangeDraft, ChangeNumber, Directory, Template, Vote,
+    task::{NewTask, Task, TaskPatch},
+};
+use std::sync::Arc;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// The business operations of StackFlow's storage. Every mutating method is
+/// one transaction including its audit event and outbox rows.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The backend in use.
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// Closes the connection pool.
+    async fn close(&self);
+
+    /// Creates a user.
+    async fn create_user(&self, by: &Caller, user: NewUser) -> Result<User>;
+    /// Edits a user.
+    async fn update_user(&self, by: &Caller, username: &str, patch: UserPatch) -> Result<User>;
+    /// One user.
+    async fn get_user(&self, username: &str) -> Result<Option<User>>;
+    /// Users, oldest first.
+    async fn list_users(&self, page: PageRequest) -> Result<Page<User>>;
+    /// Creates a group with its members.
+    async fn create_group(&self, by: &Caller, group: NewGroup) -> Result<Group>;
+    /// Replaces a group's members.
+    async fn set_group_members(&self, by: &Caller, name: &str, members: Vec<String>) -> Result<Group>;
+    /// One group.
+    async fn get_group(&self, name: &str) -> Result<Option<Group>>;
+    /// Groups, oldest first.
+    async fn list_groups(&self, page: PageRequest) -> Result<Page<Group>>;
+    /// Every group with its active members: the approver directory.
+    async fn directory(&self) -> Result<Directory>;
+    /// Creates an API token for a user; returns its metadata and the secret,
+    /// which is stored only as a hash and never shown again.
+    async fn create_token(&self, by: &Caller, username: &str, token: NewToken) -> Result<(TokenInfo, String)>;
+    /// A user's tokens.
+    async fn list_tokens(&self, username: &str) -> Result<Vec<TokenInfo>>;
+    /// One token's metadata.
+    async fn get_token(&self, id: i64) -> Result<Option<TokenInfo>>;
+    /// Revokes a token.
+    async fn revoke_token(&self, by: &Caller, id: i64) -> Result<TokenInfo>;
+    /// The active user a token secret belongs to, if it is valid at `now`.
+    async fn authenticate(&self, secret: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Option<Actor>>;
+
+    /// Creates a configuration item.
+    async fn create_ci(&self, by: &Caller, ci: NewCi) -> Result<Ci>;
+    /// Edits a configuration item.
+    async fn update_ci(&self, by: &Caller, name: &str, patch: CiPatch) -> Result<Ci>;
+    /// One configuration item.
+    async fn get_ci(&self, name: &str) -> Result<Option<Ci>>;
+    /// Configuration items, oldest first.
+    async fn list_cis(&self, page: PageRequest) -> Result<Page<Ci>>;
+    /// Records that `from` depends on `to`.
+    async fn create_relationship(&self, by: &Caller, rel: NewRelationship) -> Result<Relationship>;
+    /// Relationships in which the CI is either end.
+    async fn list_relationships(&self, ci: &str) -> Result<Vec<Relationship>>;
+
+    /// Creates a standard change template.
+    async fn create_template(&self, by: &Caller, template: Template) -> Result<Template>;
+    /// One template.
+    async fn get_template(&self, name: &str) -> Result<Option<Template>>;
+    /// Templates by name.
+    async fn list_templates(&self) -> Result<Vec<Template>>;
+
+    /// Creates a change from a draft, allocating its number.
+    async fn create_change(&self, by: &Caller, draft: ChangeDraft) -> Result<Change>;
+    /// One change.
+    async fn get_change(&self, number: ChangeNumber) -> Result<Option<Change>>;
+    /// Changes, newest first.
+    async fn list_changes(&self, filter: &ChangeFilter, page: PageRequest) -> Result<Page<Change>>;
+    /// Performs a lifecycle action, decided by the domain core, in one
+    /// transaction. `expected_version`, when given, must match.
+    async fn act_on_change(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        expected_version: Option<i64>,
+        action: Action,
+    ) -> Result<Change>;
+    /// Every vote on a change, oldest first.
+    async fn list_votes(&self, number: ChangeNumber) -> Result<Vec<Vote>>;
+    /// A change's implementation tasks in order.
+    async fn list_tasks(&self, number: ChangeNumber) -> Result<Vec<Task>>;
+    /// Adds an implementation task.
+    async fn add_task(&self, by: &Caller, number: ChangeNumber, expected_version: Option<i64>, task: NewTask) -> Result<Task>;
+    /// Edits, reorders or moves an implementation task.
+    async fn update_task(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        task_id: i64,
+        expected_version: Option<i64>,
+        patch: TaskPatch,
+    ) -> Result<Task>;
+
+    /// The audit trail of one entity, oldest first.
+    async fn audit_trail(&self, entity_type: &str, entity_key: &str, page: PageRequest) -> Result<Page<AuditEvent>>;
+    /// Notifications not yet delivered, oldest first.
+    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>>;
+}
+
+/// Connects to the database a URL names (`sqlite://…` or `postgres://…`)
+/// without migrating it.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::Repo::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::Repo::connect(url).await?))
+    } else {
+        Err(StoreError::invalid(
+            "database_url",
+            format!("unsupported database URL `{url}`: use sqlite://FILE or postgres://USER@HOST/DB"),
+        ))
+    }
+}

@@ -1,1 +1,63 @@
-//! placeholder
+//! StackFlow's HTTP layer: the REST API under `/api`, problem+json errors,
+//! the OpenAPI document, and health endpoints.
+//!
+//! Handlers are thin: they authenticate, parse, call one store operation
+//! (which asks the domain core for the decision) and render the result.
+
+pub mod api;
+pub mod clock;
+pub mod extract;
+pub mod health;
+pub mod pagination;
+pub mod problem;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use clock::Clock;
+use problem::AppError;
+use stackflow_store::Store;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted (1 MiB); larger is 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The data layer.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// State over a store and a clock.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        AppState { store, clock }
+    }
+}
+
+/// The whole HTTP application. Tests call it in process; `serve` binds it.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api::routes().split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let document = openapi.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
+        .merge(health::routes())
+        .fallback(|| async { AppError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            AppError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
