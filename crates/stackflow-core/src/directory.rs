@@ -4,7 +4,7 @@ use crate::enums::{GroupKind, Role};
 use serde::{Deserialize, Serialize};
 
 /// The person acting, as the store resolved them from a token or the CLI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     /// Unique login name.
     pub username: String,

@@ -58,7 +58,12 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a group with its members.
     async fn create_group(&self, by: &Caller, group: NewGroup) -> Result<Group>;
     /// Replaces a group's members.
-    async fn set_group_members(&self, by: &Caller, name: &str, members: Vec<String>) -> Result<Group>;
+    async fn set_group_members(
+        &self,
+        by: &Caller,
+        name: &str,
+        members: Vec<String>,
+    ) -> Result<Group>;
     /// One group.
     async fn get_group(&self, name: &str) -> Result<Option<Group>>;
     /// Groups, oldest first.
@@ -67,7 +72,12 @@ pub trait Store: Send + Sync + 'static {
     async fn directory(&self) -> Result<Directory>;
     /// Creates an API token for a user; returns its metadata and the secret,
     /// which is stored only as a hash and never shown again.
-    async fn create_token(&self, by: &Caller, username: &str, token: NewToken) -> Result<(TokenInfo, String)>;
+    async fn create_token(
+        &self,
+        by: &Caller,
+        username: &str,
+        token: NewToken,
+    ) -> Result<(TokenInfo, String)>;
     /// A user's tokens.
     async fn list_tokens(&self, username: &str) -> Result<Vec<TokenInfo>>;
     /// One token's metadata.
@@ -75,7 +85,11 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a token.
     async fn revoke_token(&self, by: &Caller, id: i64) -> Result<TokenInfo>;
     /// The active user a token secret belongs to, if it is valid at `now`.
-    async fn authenticate(&self, secret: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Option<Actor>>;
+    async fn authenticate(
+        &self,
+        secret: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Actor>>;
 
     /// Creates a configuration item.
     async fn create_ci(&self, by: &Caller, ci: NewCi) -> Result<Ci>;
@@ -117,7 +131,13 @@ pub trait Store: Send + Sync + 'static {
     /// A change's implementation tasks in order.
     async fn list_tasks(&self, number: ChangeNumber) -> Result<Vec<Task>>;
     /// Adds an implementation task.
-    async fn add_task(&self, by: &Caller, number: ChangeNumber, expected_version: Option<i64>, task: NewTask) -> Result<Task>;
+    async fn add_task(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        expected_version: Option<i64>,
+        task: NewTask,
+    ) -> Result<Task>;
     /// Edits, reorders or moves an implementation task.
     async fn update_task(
         &self,
@@ -129,7 +149,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Task>;
 
     /// The audit trail of one entity, oldest first.
-    async fn audit_trail(&self, entity_type: &str, entity_key: &str, page: PageRequest) -> Result<Page<AuditEvent>>;
+    async fn audit_trail(
+        &self,
+        entity_type: &str,
+        entity_key: &str,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>>;
     /// Notifications not yet delivered, oldest first.
     async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>>;
 }
@@ -144,7 +169,9 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     } else {
         Err(StoreError::invalid(
             "database_url",
-            format!("unsupported database URL `{url}`: use sqlite://FILE or postgres://USER@HOST/DB"),
+            format!(
+                "unsupported database URL `{url}`: use sqlite://FILE or postgres://USER@HOST/DB"
+            ),
         ))
     }
 }

@@ -1,1 +1,22 @@
-fn main() {}
+//! `stackflow`: the StackFlow change management server and its CLI.
+
+mod cli;
+mod config;
+mod demo;
+mod serve;
+mod telemetry;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    telemetry::init(&args.log_format);
+    match cli::run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

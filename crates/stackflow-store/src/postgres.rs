@@ -1,0 +1,33 @@
+//! The PostgreSQL backend.
+//!
+//! Writers lock the change row they act on (`SELECT … FOR UPDATE`), so two
+//! concurrent votes on one change run one after the other and the second
+//! sees the first.
+
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+type Db = sqlx::Postgres;
+const BACKEND: crate::Backend = crate::Backend::Postgres;
+const BEGIN_WRITE: Option<&str> = None;
+const FOR_UPDATE: &str = " FOR UPDATE";
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The PostgreSQL store.
+pub struct Repo {
+    pool: sqlx::Pool<Db>,
+}
+
+impl Repo {
+    /// Connects to the database a `postgres://` URL names.
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        Ok(Repo { pool })
+    }
+}
+
+include!("ops.rs");

@@ -1,0 +1,41 @@
+//! The SQLite backend: an embedded file in WAL mode with foreign keys on.
+//!
+//! Writers open their transaction with `BEGIN IMMEDIATE`, so they queue on
+//! the database lock (up to the busy timeout) instead of failing when a read
+//! transaction tries to upgrade; that is what serialises concurrent votes.
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+type Db = sqlx::Sqlite;
+const BACKEND: crate::Backend = crate::Backend::Sqlite;
+const BEGIN_WRITE: Option<&str> = Some("BEGIN IMMEDIATE");
+/// SQLite locks the whole database for a writer; rows need no lock clause.
+const FOR_UPDATE: &str = "";
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite store.
+pub struct Repo {
+    pool: sqlx::Pool<Db>,
+}
+
+impl Repo {
+    /// Opens (creating if missing) the database file a `sqlite://` URL names.
+    pub async fn connect(url: &str) -> crate::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged commit survives a power cut, not just a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Repo { pool })
+    }
+}
+
+include!("ops.rs");

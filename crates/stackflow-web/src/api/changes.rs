@@ -1,0 +1,165 @@
+//! `/api/changes`: create, list, read and edit change requests.
+
+use crate::AppState;
+use crate::extract::{ApiJson, ApiQuery, Auth, IfMatch, change_number};
+use crate::pagination::{ListResponse, PageParams};
+use crate::problem::{ApiResult, Problem};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use stackflow_core::{Action, Change, ChangeDraft, ChangePatch, ChangeState, ChangeType};
+use stackflow_store::ChangeFilter;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_change, list_changes))
+        .routes(routes!(get_change, edit_change))
+        .routes(routes!(get_risk))
+}
+
+/// Creates a change in state `new`.
+#[utoipa::path(post, path = "/api/changes", tag = "changes", request_body = ChangeDraft,
+    responses((status = 201, body = Change), (status = 422, body = Problem), (status = 403, body = Problem)))]
+async fn create_change(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiJson(draft): ApiJson<ChangeDraft>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<Change>)> {
+    let change = state.store.create_change(&caller, draft).await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/changes/{}", change.number)) {
+        headers.insert(header::LOCATION, location);
+    }
+    headers.insert(header::ETAG, etag(&change));
+    Ok((StatusCode::CREATED, headers, Json(change)))
+}
+
+/// Filters of the change list (all optional; given ones must all match).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ChangeListParams {
+    /// Lifecycle state.
+    state: Option<ChangeState>,
+    /// Change type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    change_type: Option<ChangeType>,
+    /// CAB meeting day, `YYYY-MM-DD`.
+    cab_date: Option<NaiveDate>,
+    /// Requester username.
+    requested_by: Option<String>,
+    /// Assignment group name.
+    assignment_group: Option<String>,
+    /// An affected CI's name.
+    ci: Option<String>,
+    /// Text in the title or number.
+    q: Option<String>,
+    /// Items per page (1–500, default 50).
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Lists changes, newest first.
+#[utoipa::path(get, path = "/api/changes", tag = "changes", params(ChangeListParams),
+    responses((status = 200, body = ListResponse<Change>), (status = 400, body = Problem)))]
+async fn list_changes(
+    State(state): State<AppState>,
+    Auth(_caller): Auth,
+    ApiQuery(params): ApiQuery<ChangeListParams>,
+) -> ApiResult<Json<ListResponse<Change>>> {
+    let page = PageParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .request()?;
+    let filter = ChangeFilter {
+        state: params.state,
+        change_type: params.change_type,
+        cab_date: params.cab_date,
+        requested_by: params.requested_by,
+        assignment_group: params.assignment_group,
+        ci: params.ci,
+        q: params.q.filter(|q| !q.trim().is_empty()),
+    };
+    Ok(Json(state.store.list_changes(&filter, page).await?.into()))
+}
+
+/// Reads one change by number.
+#[utoipa::path(get, path = "/api/changes/{number}", tag = "changes",
+    params(("number" = String, Path, description = "Change number, e.g. CHG0000456")),
+    responses((status = 200, body = Change), (status = 404, body = Problem)))]
+async fn get_change(
+    State(state): State<AppState>,
+    Auth(_caller): Auth,
+    Path(number): Path<String>,
+) -> ApiResult<(HeaderMap, Json<Change>)> {
+    let change = load(&state, &number).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag(&change));
+    Ok((headers, Json(change)))
+}
+
+/// Edits a change while it is `new` (also after a rejection). Send
+/// `If-Match: <version>` or `"version"` in the body to refuse stale edits.
+#[utoipa::path(patch, path = "/api/changes/{number}", tag = "changes", request_body = ChangePatch,
+    params(("number" = String, Path, description = "Change number")),
+    responses((status = 200, body = Change), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn edit_change(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(number): Path<String>,
+    if_match: IfMatch,
+    ApiJson(patch): ApiJson<ChangePatch>,
+) -> ApiResult<(HeaderMap, Json<Change>)> {
+    let number = change_number(&number)?;
+    let expected = if_match.or_body(patch.version)?;
+    let change = state
+        .store
+        .act_on_change(&caller, number, expected, Action::Edit(Box::new(patch)))
+        .await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag(&change));
+    Ok((headers, Json(change)))
+}
+
+/// The risk assessment of a change (`null` until assessed).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RiskResponse {
+    /// The seed's risk assessment shape.
+    risk_assessment: Option<serde_json::Value>,
+}
+
+/// Reads a change's risk assessment.
+#[utoipa::path(get, path = "/api/changes/{number}/risk", tag = "changes",
+    params(("number" = String, Path, description = "Change number")),
+    responses((status = 200, body = RiskResponse), (status = 404, body = Problem)))]
+async fn get_risk(
+    State(state): State<AppState>,
+    Auth(_caller): Auth,
+    Path(number): Path<String>,
+) -> ApiResult<Json<RiskResponse>> {
+    let change = load(&state, &number).await?;
+    Ok(Json(RiskResponse {
+        risk_assessment: change.risk_assessment,
+    }))
+}
+
+/// Loads a change by the number in a path, or 404.
+pub(super) async fn load(state: &AppState, number: &str) -> ApiResult<Change> {
+    let parsed = change_number(number)?;
+    state
+        .store
+        .get_change(parsed)
+        .await?
+        .ok_or_else(|| crate::problem::AppError::not_found(format!("change {parsed} not found")))
+}
+
+/// The change's version as an entity tag, for `If-Match`.
+pub(super) fn etag(change: &Change) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{}\"", change.version))
+        .unwrap_or(HeaderValue::from_static("\"0\""))
+}

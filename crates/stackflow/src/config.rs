@@ -1,0 +1,137 @@
+//! Configuration: defaults, then a TOML file, then `STACKFLOW_*`
+//! environment variables, then command-line flags — each overriding the
+//! one before. Validated once at start-up.
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://stackflow.db";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `sqlite://FILE` or `postgres://USER@HOST/DB`.
+    pub database_url: String,
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+}
+
+/// The TOML file's shape; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    listen: Option<String>,
+}
+
+/// Values given as flags (highest precedence).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--db`.
+    pub database_url: Option<String>,
+    /// `--listen`.
+    pub listen: Option<String>,
+}
+
+impl Config {
+    /// Loads the configuration from its sources. `env` is the process
+    /// environment (passed in so tests need not mutate it).
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> anyhow::Result<Config> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("parsing {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let database_url = flags
+            .database_url
+            .clone()
+            .or_else(|| env("STACKFLOW_DATABASE_URL"))
+            .or(from_file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let listen = flags
+            .listen
+            .clone()
+            .or_else(|| env("STACKFLOW_LISTEN"))
+            .or(from_file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen
+            .parse()
+            .with_context(|| format!("listen address `{listen}` is not HOST:PORT"))?;
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
+            bail!("database URL must start with sqlite:// or postgres://");
+        }
+        Ok(Config {
+            database_url,
+            listen,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_environment_beats_file_beats_defaults() {
+        let dir = std::env::temp_dir().join(format!("stackflow-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("stackflow.toml");
+        std::fs::write(
+            &file,
+            "database_url = \"sqlite://from-file.db\"\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let no_env = |_: &str| None;
+        let config = Config::load(Some(&file), &no_env, &Overrides::default()).unwrap();
+        assert_eq!(config.database_url, "sqlite://from-file.db");
+        assert_eq!(config.listen.port(), 9000);
+        let env = |key: &str| (key == "STACKFLOW_LISTEN").then(|| "127.0.0.1:9100".to_owned());
+        let config = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9200".into()),
+            database_url: None,
+        };
+        assert_eq!(
+            Config::load(Some(&file), &env, &flags)
+                .unwrap()
+                .listen
+                .port(),
+            9200
+        );
+        let defaults = Config::load(None, &no_env, &Overrides::default()).unwrap();
+        assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_start_up() {
+        let no_env = |_: &str| None;
+        let bad_listen = Overrides {
+            listen: Some("nowhere".into()),
+            database_url: None,
+        };
+        assert!(Config::load(None, &no_env, &bad_listen).is_err());
+        let bad_db = Overrides {
+            database_url: Some("mysql://x".into()),
+            listen: None,
+        };
+        assert!(Config::load(None, &no_env, &bad_db).is_err());
+    }
+}

@@ -1,0 +1,392 @@
+//! `stackflow demo`: a freshly seeded demo organisation, served at once.
+//!
+//! Every run starts from an empty database (the demo file is replaced), so
+//! the README walkthrough behaves the same each time.
+
+use crate::config::Config;
+use crate::serve;
+use anyhow::Context;
+use chrono::{DateTime, Duration, Timelike, Utc};
+use stackflow_core::{
+    Action, Actor, ChangeDraft, ChangeNumber, ChangeType, Channel, CloseCode, Criticality,
+    Decision, GroupKind, ObjectivesMet, RelationshipType, Role, Template,
+};
+use stackflow_store::{Caller, NewCi, NewGroup, NewRelationship, NewToken, NewUser, Store};
+use std::sync::Arc;
+
+/// The demo's database unless one is configured.
+pub const DEFAULT_DEMO_DATABASE: &str = "sqlite://stackflow-demo.db";
+
+/// Demo people: username, role, display name.
+const PEOPLE: &[(&str, Role, &str)] = &[
+    ("admin", Role::Admin, "Ada Admin"),
+    ("max", Role::ChangeManager, "Max Manager"),
+    ("alice", Role::Requester, "Alice Requester"),
+    ("ivan", Role::Implementer, "Ivan Implementer"),
+    ("bob", Role::ChangeManager, "Bob (CAB, ECAB)"),
+    ("carol", Role::Implementer, "Carol (CAB, ECAB)"),
+    ("dave", Role::Implementer, "Dave (CAB, DBA)"),
+    ("erin", Role::Viewer, "Erin (CAB)"),
+];
+
+/// Demo groups: name, kind, members.
+const GROUPS: &[(&str, GroupKind, &[&str])] = &[
+    ("CAB", GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
+    ("ECAB", GroupKind::Ecab, &["bob", "carol"]),
+    ("dba", GroupKind::Implementation, &["ivan", "dave"]),
+    ("web-ops", GroupKind::Implementation, &["ivan", "carol"]),
+    ("change-managers", GroupKind::ChangeManagement, &["max"]),
+    ("service-desk", GroupKind::ServiceDesk, &["alice"]),
+];
+
+/// Demo CIs: name, class, criticality, owner group.
+const CIS: &[(&str, &str, Criticality, &str)] = &[
+    (
+        "checkout",
+        "business_service",
+        Criticality::Critical,
+        "web-ops",
+    ),
+    ("orders-app", "application", Criticality::High, "web-ops"),
+    ("web-frontend", "application", Criticality::High, "web-ops"),
+    ("orders-db-prod", "database", Criticality::Critical, "dba"),
+    (
+        "vm-orders-01",
+        "virtual_machine",
+        Criticality::High,
+        "web-ops",
+    ),
+    ("host-esx-01", "host", Criticality::High, "web-ops"),
+    ("san-01", "storage", Criticality::Critical, "dba"),
+    (
+        "core-switch-01",
+        "network_device",
+        Criticality::Critical,
+        "web-ops",
+    ),
+];
+
+/// Demo dependencies: from depends on to.
+const RELATIONSHIPS: &[(&str, &str, RelationshipType)] = &[
+    ("checkout", "orders-app", RelationshipType::DependsOn),
+    ("checkout", "web-frontend", RelationshipType::DependsOn),
+    ("orders-app", "orders-db-prod", RelationshipType::Uses),
+    ("orders-app", "vm-orders-01", RelationshipType::RunsOn),
+    ("vm-orders-01", "host-esx-01", RelationshipType::HostedOn),
+    ("orders-db-prod", "san-01", RelationshipType::DependsOn),
+    (
+        "host-esx-01",
+        "core-switch-01",
+        RelationshipType::ConnectsTo,
+    ),
+];
+
+/// Seeds a fresh demo database and serves it.
+pub async fn run(config: &Config) -> anyhow::Result<()> {
+    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{path}{suffix}");
+            if std::path::Path::new(&file).exists() {
+                std::fs::remove_file(&file)
+                    .with_context(|| format!("removing the old demo database {file}"))?;
+            }
+        }
+    }
+    let store = stackflow_store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let tokens = seed(&store, Utc::now())
+        .await
+        .context("seeding the demo organisation")?;
+    let listen = config.listen;
+    serve::serve(store, listen, move |bound| print_welcome(bound, &tokens)).await
+}
+
+fn print_welcome(bound: std::net::SocketAddr, tokens: &[(String, String)]) {
+    println!();
+    println!("StackFlow demo is running at http://{bound}/");
+    println!("  API:      http://{bound}/api   (OpenAPI: http://{bound}/api/openapi.json)");
+    println!("  Health:   http://{bound}/healthz");
+    println!();
+    println!("Demo API tokens (use as `Authorization: Bearer <token>`):");
+    for (user, token) in tokens {
+        println!("  export {}_TOKEN={token}", user.to_uppercase());
+    }
+    println!();
+    println!("  export STACKFLOW=http://{bound}");
+    println!("  curl -s -H \"Authorization: Bearer $ALICE_TOKEN\" $STACKFLOW/api/changes");
+    println!();
+    println!("Press Ctrl-C to stop.");
+}
+
+fn caller(username: &str, role: Role, now: DateTime<Utc>) -> Caller {
+    Caller::new(Actor::new(username, role), Channel::System, now)
+}
+
+fn role_of(username: &str) -> Role {
+    PEOPLE
+        .iter()
+        .find(|(name, _, _)| *name == username)
+        .map_or(Role::Viewer, |(_, role, _)| *role)
+}
+
+/// Seeds people, CMDB, templates and a few changes in different states;
+/// returns each person's fresh API token.
+pub async fn seed(
+    store: &Arc<dyn Store>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let admin = caller("demo-seed", Role::Admin, now);
+    let mut tokens = Vec::new();
+    for (username, role, display_name) in PEOPLE {
+        store
+            .create_user(
+                &admin,
+                NewUser {
+                    username: (*username).into(),
+                    email: format!("{username}@example.com"),
+                    display_name: (*display_name).into(),
+                    role: *role,
+                },
+            )
+            .await?;
+        let (_, secret) = store
+            .create_token(
+                &admin,
+                username,
+                NewToken {
+                    name: "demo".into(),
+                    expires_at: None,
+                },
+            )
+            .await?;
+        tokens.push(((*username).to_owned(), secret));
+    }
+    for (name, kind, members) in GROUPS {
+        store
+            .create_group(
+                &admin,
+                NewGroup {
+                    name: (*name).into(),
+                    kind: *kind,
+                    description: String::new(),
+                    members: members.iter().map(|m| (*m).to_owned()).collect(),
+                },
+            )
+            .await?;
+    }
+    for (name, class, criticality, owner) in CIS {
+        store
+            .create_ci(
+                &admin,
+                NewCi {
+                    name: (*name).into(),
+                    class: (*class).into(),
+                    environment: "production".into(),
+                    criticality: *criticality,
+                    owner_group: Some((*owner).into()),
+                    attributes: None,
+                },
+            )
+            .await?;
+    }
+    for (from, to, rel_type) in RELATIONSHIPS {
+        store
+            .create_relationship(
+                &admin,
+                NewRelationship {
+                    from: (*from).into(),
+                    to: (*to).into(),
+                    rel_type: *rel_type,
+                },
+            )
+            .await?;
+    }
+    for template in templates() {
+        store.create_template(&admin, template).await?;
+    }
+    seed_changes(store, now).await?;
+    Ok(tokens)
+}
+
+fn templates() -> Vec<Template> {
+    vec![
+        Template {
+            name: "restart-web-tier".into(),
+            title: "Rolling restart of the web tier".into(),
+            description: "Restart web-frontend nodes one at a time behind the load balancer."
+                .into(),
+            implementation_plan:
+                "Drain a node, restart it, wait for health checks, return it; repeat.".into(),
+            backout_plan: "Return the drained node to the pool; no state changes.".into(),
+            test_plan: "Synthetic checkout transaction succeeds after each node.".into(),
+            assignment_group: Some("web-ops".into()),
+            active: true,
+        },
+        Template {
+            name: "rotate-tls-certificate".into(),
+            title: "Rotate a TLS certificate".into(),
+            description: "Replace an expiring certificate with the renewed one.".into(),
+            implementation_plan: "Install the renewed certificate and reload the proxy.".into(),
+            backout_plan: "Reinstall the previous certificate and reload.".into(),
+            test_plan: "Check the served certificate's expiry date.".into(),
+            assignment_group: Some("web-ops".into()),
+            active: true,
+        },
+    ]
+}
+
+async fn act(
+    store: &Arc<dyn Store>,
+    who: &str,
+    number: ChangeNumber,
+    action: Action,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    store
+        .act_on_change(&caller(who, role_of(who), now), number, None, action)
+        .await
+        .with_context(|| format!("{who} acting on {number}"))?;
+    Ok(())
+}
+
+fn normal(title: &str, cis: &[&str], group: &str, start: DateTime<Utc>) -> ChangeDraft {
+    ChangeDraft {
+        change_type: Some(ChangeType::Normal),
+        title: Some(title.into()),
+        description: Some(format!("{title}, as planned with the service owner.")),
+        justification: Some("Keeps the service supported and secure.".into()),
+        implementation_plan: Some(
+            "Follow the runbook step by step; announce start and end in #ops.".into(),
+        ),
+        backout_plan: Some(
+            "Restore from the pre-change snapshot; fail back within 30 minutes.".into(),
+        ),
+        test_plan: Some("Run the smoke suite and watch error rates for 30 minutes.".into()),
+        assignment_group: Some(group.into()),
+        assigned_to: Some("ivan".into()),
+        affected_cis: cis.iter().map(|c| (*c).to_owned()).collect(),
+        planned_start: Some(start),
+        planned_end: Some(start + Duration::minutes(90)),
+        template: None,
+    }
+}
+
+async fn seed_changes(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let alice = caller("alice", Role::Requester, now);
+    // A window a few days out, on the hour.
+    let window = (now + Duration::days(3))
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now);
+
+    let draft = store
+        .create_change(
+            &alice,
+            normal(
+                "Upgrade orders DB to 16.2",
+                &["orders-db-prod"],
+                "dba",
+                window,
+            ),
+        )
+        .await?;
+    let _ = draft;
+
+    let assessing = store
+        .create_change(
+            &alice,
+            normal(
+                "Patch ESX host firmware",
+                &["host-esx-01"],
+                "web-ops",
+                window + Duration::days(1),
+            ),
+        )
+        .await?;
+    act(store, "alice", assessing.number, Action::Submit, now).await?;
+
+    let authorizing = store
+        .create_change(
+            &alice,
+            normal(
+                "Add index to orders table",
+                &["orders-db-prod"],
+                "dba",
+                window + Duration::days(2),
+            ),
+        )
+        .await?;
+    act(store, "alice", authorizing.number, Action::Submit, now).await?;
+    let ok = || Action::Vote {
+        decision: Decision::Approved,
+        notes: "Looks good.".into(),
+    };
+    act(store, "ivan", authorizing.number, ok(), now).await?;
+    act(store, "carol", authorizing.number, ok(), now).await?;
+
+    let standard = store
+        .create_change(
+            &alice,
+            ChangeDraft {
+                change_type: Some(ChangeType::Standard),
+                template: Some("restart-web-tier".into()),
+                affected_cis: vec!["web-frontend".into()],
+                planned_start: Some(window),
+                planned_end: Some(window + Duration::minutes(30)),
+                ..ChangeDraft::default()
+            },
+        )
+        .await?;
+    act(store, "alice", standard.number, Action::Submit, now).await?;
+
+    let emergency = store
+        .create_change(
+            &alice,
+            ChangeDraft {
+                change_type: Some(ChangeType::Emergency),
+                title: Some("Fail over orders DB after disk errors".into()),
+                ..normal(
+                    "",
+                    &["orders-db-prod", "san-01"],
+                    "dba",
+                    now + Duration::hours(1),
+                )
+            },
+        )
+        .await?;
+    act(store, "alice", emergency.number, Action::Submit, now).await?;
+    act(store, "bob", emergency.number, ok(), now).await?;
+
+    let closed = store
+        .create_change(
+            &alice,
+            normal(
+                "Rotate orders-app secrets",
+                &["orders-app"],
+                "web-ops",
+                now - Duration::days(6),
+            ),
+        )
+        .await?;
+    act(store, "alice", closed.number, Action::Submit, now).await?;
+    act(store, "ivan", closed.number, ok(), now).await?;
+    for voter in ["bob", "carol", "dave"] {
+        act(store, voter, closed.number, ok(), now).await?;
+    }
+    act(store, "ivan", closed.number, Action::Implement, now).await?;
+    act(store, "ivan", closed.number, Action::Complete, now).await?;
+    act(
+        store,
+        "alice",
+        closed.number,
+        Action::Review {
+            objectives_met: ObjectivesMet::Yes,
+            close_code: CloseCode::Successful,
+            lessons_learned: "Stage the new secrets a day earlier next time.".into(),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
