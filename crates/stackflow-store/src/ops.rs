@@ -15,9 +15,8 @@ use stackflow_core::task::{
     check_task_transition,
 };
 use stackflow_core::{
-    Action, Actor, Change, ChangeDraft, ChangeNumber, Context, Directory, FieldError,
-    GroupInfo, Notification, Refusal, Role, TaskState, Template, Vote, decide,
-    lifecycle::may_manage_tasks,
+    Action, Actor, Change, ChangeDraft, ChangeNumber, Context, Directory, FieldError, GroupInfo,
+    Notification, Refusal, Role, TaskState, Template, Vote, decide, lifecycle::may_manage_tasks,
 };
 
 type Tx = Transaction<'static, Db>;
@@ -58,7 +57,10 @@ fn page_of<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Page<T> {
     } else {
         None
     };
-    Page { items: rows.into_iter().map(|(_, item)| item).collect(), next_cursor }
+    Page {
+        items: rows.into_iter().map(|(_, item)| item).collect(),
+        next_cursor,
+    }
 }
 
 /// Escapes `%`, `_` and `\` so user text matches literally in `LIKE … ESCAPE '\'`.
@@ -107,7 +109,12 @@ async fn audit(
     Ok(())
 }
 
-async fn enqueue(tx: &mut Tx, now: DateTime<Utc>, entity_key: &str, note: &Notification) -> Result<()> {
+async fn enqueue(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    entity_key: &str,
+    note: &Notification,
+) -> Result<()> {
     let delivery_id = format!("msg_{}", hex::encode(rand::random::<[u8; 16]>()));
     sqlx::query(
         "INSERT INTO outbox (delivery_id, event_type, topic, entity_key, recipients, payload, created_at, available_at) \
@@ -132,13 +139,25 @@ const USER_COLUMNS: &str = "id, username, email, display_name, role, active, cre
 
 fn user_of(row: UserRow) -> Result<(i64, User)> {
     let (id, username, email, display_name, role, active, created_at) = row;
-    Ok((id, User { username, email, display_name, role: parse("users.role", &role)?, active, created_at }))
+    Ok((
+        id,
+        User {
+            username,
+            email,
+            display_name,
+            role: parse("users.role", &role)?,
+            active,
+            created_at,
+        },
+    ))
 }
 
 fn check_username(username: &str) -> Result<()> {
     let ok = !username.is_empty()
         && username.len() <= 64
-        && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
         && username.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(())
@@ -152,28 +171,42 @@ fn check_username(username: &str) -> Result<()> {
 
 fn check_email(email: &str) -> Result<()> {
     let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
         && !email.chars().any(char::is_whitespace);
-    if valid { Ok(()) } else { Err(StoreError::invalid("email", "not an email address")) }
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::invalid("email", "not an email address"))
+    }
 }
 
 fn check_name(field: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() || name.trim() != name {
-        Err(StoreError::invalid(field, "required, without leading or trailing spaces"))
+        Err(StoreError::invalid(
+            field,
+            "required, without leading or trailing spaces",
+        ))
     } else if name.chars().count() > 200 {
         Err(StoreError::invalid(field, "at most 200 characters"))
     } else if name.chars().any(|c| c.is_control() || c == '/') {
-        Err(StoreError::invalid(field, "may not contain `/` or control characters"))
+        Err(StoreError::invalid(
+            field,
+            "may not contain `/` or control characters",
+        ))
     } else {
         Ok(())
     }
 }
 
 async fn user_id(tx: &mut Tx, username: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE username = $1")
-        .bind(username.to_owned())
-        .fetch_optional(&mut **tx)
-        .await?)
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE username = $1")
+            .bind(username.to_owned())
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
 }
 
 /// The ids of the named users, refusing with the unknown ones listed.
@@ -189,7 +222,10 @@ async fn user_ids(tx: &mut Tx, field: &str, usernames: &[String]) -> Result<Vec<
     if unknown.is_empty() {
         Ok(ids)
     } else {
-        Err(StoreError::invalid(field, format!("unknown users: {}", unknown.join(", "))))
+        Err(StoreError::invalid(
+            field,
+            format!("unknown users: {}", unknown.join(", ")),
+        ))
     }
 }
 
@@ -209,9 +245,19 @@ async fn load_group(tx: &mut Tx, name: &str) -> Result<Option<(i64, Group)>> {
             .bind(name.to_owned())
             .fetch_optional(&mut **tx)
             .await?;
-    let Some((id, name, kind, description)) = row else { return Ok(None) };
+    let Some((id, name, kind, description)) = row else {
+        return Ok(None);
+    };
     let members = group_members(tx, id).await?;
-    Ok(Some((id, Group { name, kind: parse("groups.kind", &kind)?, description, members })))
+    Ok(Some((
+        id,
+        Group {
+            name,
+            kind: parse("groups.kind", &kind)?,
+            description,
+            members,
+        },
+    )))
 }
 
 async fn replace_members(tx: &mut Tx, group_id: i64, member_ids: &[i64]) -> Result<()> {
@@ -220,11 +266,13 @@ async fn replace_members(tx: &mut Tx, group_id: i64, member_ids: &[i64]) -> Resu
         .execute(&mut **tx)
         .await?;
     for user in member_ids {
-        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(group_id)
-            .bind(*user)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(group_id)
+        .bind(*user)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -242,7 +290,11 @@ async fn load_directory(tx: &mut Tx) -> Result<Directory> {
     let mut directory = Directory::default();
     for (name, kind, member) in rows {
         if directory.groups.last().is_none_or(|g| g.name != name) {
-            directory.groups.push(GroupInfo { name, kind: parse("groups.kind", &kind)?, members: Vec::new() });
+            directory.groups.push(GroupInfo {
+                name,
+                kind: parse("groups.kind", &kind)?,
+                members: Vec::new(),
+            });
         }
         if let (Some(member), Some(group)) = (member, directory.groups.last_mut()) {
             group.members.push(member);
@@ -251,12 +303,25 @@ async fn load_directory(tx: &mut Tx) -> Result<Directory> {
     Ok(directory)
 }
 
-type TokenRow = (i64, String, String, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-const TOKEN_COLUMNS: &str =
-    "t.id, u.username, t.name, t.created_at, t.expires_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
+type TokenRow = (
+    i64,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+const TOKEN_COLUMNS: &str = "t.id, u.username, t.name, t.created_at, t.expires_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
 
 fn token_of((id, username, name, created_at, expires_at, revoked_at): TokenRow) -> TokenInfo {
-    TokenInfo { id, username, name, created_at, expires_at, revoked_at }
+    TokenInfo {
+        id,
+        username,
+        name,
+        created_at,
+        expires_at,
+        revoked_at,
+    }
 }
 
 /// People may manage their own tokens; admins anyone's.
@@ -273,14 +338,44 @@ fn require_self_or_admin(by: &Caller, username: &str) -> Result<()> {
 
 // ---- CMDB -----------------------------------------------------------------
 
-type CiRow = (i64, String, String, String, String, Option<String>, Json<serde_json::Value>, DateTime<Utc>, DateTime<Utc>);
-const CI_COLUMNS: &str = "id, name, class, environment, criticality, owner_group, attributes, created_at, updated_at";
+type CiRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Json<serde_json::Value>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+const CI_COLUMNS: &str =
+    "id, name, class, environment, criticality, owner_group, attributes, created_at, updated_at";
 
 fn ci_of(row: CiRow) -> Result<(i64, Ci)> {
-    let (id, name, class, environment, criticality, owner_group, Json(attributes), created_at, updated_at) = row;
+    let (
+        id,
+        name,
+        class,
+        environment,
+        criticality,
+        owner_group,
+        Json(attributes),
+        created_at,
+        updated_at,
+    ) = row;
     Ok((
         id,
-        Ci { name, class, environment, criticality: parse("cis.criticality", &criticality)?, owner_group, attributes, created_at, updated_at },
+        Ci {
+            name,
+            class,
+            environment,
+            criticality: parse("cis.criticality", &criticality)?,
+            owner_group,
+            attributes,
+            created_at,
+            updated_at,
+        },
     ))
 }
 
@@ -296,9 +391,15 @@ fn check_ci(ci: &Ci) -> Result<()> {
     check_name("name", &ci.name)?;
     let class_ok = !ci.class.is_empty()
         && ci.class.len() <= 64
-        && ci.class.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && ci
+            .class
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !class_ok {
-        return Err(StoreError::invalid("class", "1–64 characters of lowercase letters, digits and `_`"));
+        return Err(StoreError::invalid(
+            "class",
+            "1–64 characters of lowercase letters, digits and `_`",
+        ));
     }
     if ci.environment.chars().count() > 64 {
         return Err(StoreError::invalid("environment", "at most 64 characters"));
@@ -310,17 +411,25 @@ fn check_ci(ci: &Ci) -> Result<()> {
 }
 
 async fn group_exists(tx: &mut Tx, name: &str) -> Result<bool> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM groups WHERE name = $1")
-        .bind(name.to_owned())
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some())
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM groups WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
 }
 
 type RelRow = (i64, String, String, String, DateTime<Utc>);
 
 fn rel_of((id, from, to, rel_type, created_at): RelRow) -> Result<Relationship> {
-    Ok(Relationship { id, from, to, rel_type: parse("relationships.rel_type", &rel_type)?, created_at })
+    Ok(Relationship {
+        id,
+        from,
+        to,
+        rel_type: parse("relationships.rel_type", &rel_type)?,
+        created_at,
+    })
 }
 
 // ---- changes --------------------------------------------------------------
@@ -340,9 +449,10 @@ async fn load_change(tx: &mut Tx, number: ChangeNumber, lock: bool) -> Result<(i
 
 fn check_version(expected: Option<i64>, change: &Change) -> Result<()> {
     match expected {
-        Some(expected) if expected != change.version => {
-            Err(StoreError::StaleVersion { expected, current: change.version })
-        }
+        Some(expected) if expected != change.version => Err(StoreError::StaleVersion {
+            expected,
+            current: change.version,
+        }),
         _ => Ok(()),
     }
 }
@@ -354,12 +464,18 @@ async fn check_references(tx: &mut Tx, change: &Change) -> Result<()> {
     if let Some(group) = &change.assignment_group
         && !group_exists(tx, group).await?
     {
-        errors.push(FieldError::new("assignment_group", format!("no group named `{group}`")));
+        errors.push(FieldError::new(
+            "assignment_group",
+            format!("no group named `{group}`"),
+        ));
     }
     if let Some(person) = &change.assigned_to
         && user_id(tx, person).await?.is_none()
     {
-        errors.push(FieldError::new("assigned_to", format!("no user named `{person}`")));
+        errors.push(FieldError::new(
+            "assigned_to",
+            format!("no user named `{person}`"),
+        ));
     }
     if !change.affected_cis.is_empty() {
         let mut query = QueryBuilder::<Db>::new("SELECT name FROM cis WHERE name IN (");
@@ -376,10 +492,17 @@ async fn check_references(tx: &mut Tx, change: &Change) -> Result<()> {
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
-            errors.push(FieldError::new("affected_cis", format!("unknown CIs: {}", unknown.join(", "))));
+            errors.push(FieldError::new(
+                "affected_cis",
+                format!("unknown CIs: {}", unknown.join(", ")),
+            ));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(StoreError::invalid_fields(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::invalid_fields(errors))
+    }
 }
 
 async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
@@ -424,7 +547,10 @@ async fn save_change(tx: &mut Tx, id: i64, before: &Change, after: &Change) -> R
     .execute(&mut **tx)
     .await?;
     if updated.rows_affected() == 0 {
-        return Err(StoreError::StaleVersion { expected: before.version, current: before.version + 1 });
+        return Err(StoreError::StaleVersion {
+            expected: before.version,
+            current: before.version + 1,
+        });
     }
     if after.affected_cis != before.affected_cis {
         write_change_cis(tx, id, after).await?;
@@ -488,23 +614,46 @@ async fn insert_vote(tx: &mut Tx, change_id: i64, vote: &Vote) -> Result<()> {
     .bind(vote.at)
     .execute(&mut **tx)
     .await
-    .map_err(|e| map_unique(e, || format!("{} has already voted in this stage", vote.voter)))?;
+    .map_err(|e| {
+        map_unique(e, || {
+            format!("{} has already voted in this stage", vote.voter)
+        })
+    })?;
     Ok(())
 }
 
-type TaskRow = (i64, String, Option<String>, i64, String, DateTime<Utc>, DateTime<Utc>);
+type TaskRow = (
+    i64,
+    String,
+    Option<String>,
+    i64,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
 const TASK_COLUMNS: &str = "id, title, assignee, position, state, created_at, updated_at";
 
-fn task_of((id, title, assignee, position, state, created_at, updated_at): TaskRow) -> Result<Task> {
-    Ok(Task { id, title, assignee, position, state: parse("tasks.state", &state)?, created_at, updated_at })
+fn task_of(
+    (id, title, assignee, position, state, created_at, updated_at): TaskRow,
+) -> Result<Task> {
+    Ok(Task {
+        id,
+        title,
+        assignee,
+        position,
+        state: parse("tasks.state", &state)?,
+        created_at,
+        updated_at,
+    })
 }
 
 async fn load_tasks(tx: &mut Tx, change_id: i64) -> Result<Vec<Task>> {
-    let rows: Vec<TaskRow> =
-        sqlx::query_as(sql!("SELECT {TASK_COLUMNS} FROM tasks WHERE change_id = $1 ORDER BY position, id"))
-            .bind(change_id)
-            .fetch_all(&mut **tx)
-            .await?;
+    let rows: Vec<TaskRow> = sqlx::query_as(sql!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE change_id = $1 ORDER BY position, id"
+    ))
+    .bind(change_id)
+    .fetch_all(&mut **tx)
+    .await?;
     rows.into_iter().map(task_of).collect()
 }
 
@@ -512,7 +661,10 @@ async fn check_assignee(tx: &mut Tx, assignee: Option<&String>) -> Result<()> {
     if let Some(person) = assignee
         && user_id(tx, person).await?.is_none()
     {
-        return Err(StoreError::invalid("assignee", format!("no user named `{person}`")));
+        return Err(StoreError::invalid(
+            "assignee",
+            format!("no user named `{person}`"),
+        ));
     }
     Ok(())
 }
@@ -552,7 +704,17 @@ async fn move_task(tx: &mut Tx, change_id: i64, task_id: i64, from: i64, to: i64
     Ok(())
 }
 
-type AuditRow = (i64, String, String, String, String, String, Option<Json<serde_json::Value>>, Option<Json<serde_json::Value>>, DateTime<Utc>);
+type AuditRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<Json<serde_json::Value>>,
+    Option<Json<serde_json::Value>>,
+    DateTime<Utc>,
+);
 
 fn audit_of(row: AuditRow) -> Result<(i64, AuditEvent)> {
     let (id, entity_type, entity_key, actor, action, channel, before, after, at) = row;
@@ -572,7 +734,18 @@ fn audit_of(row: AuditRow) -> Result<(i64, AuditEvent)> {
     ))
 }
 
-type OutboxRow = (i64, String, String, String, String, Json<Vec<String>>, Json<serde_json::Value>, DateTime<Utc>, i64, Option<DateTime<Utc>>);
+type OutboxRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Json<Vec<String>>,
+    Json<serde_json::Value>,
+    DateTime<Utc>,
+    i64,
+    Option<DateTime<Utc>>,
+);
 
 #[async_trait]
 impl Store for Repo {
@@ -613,7 +786,15 @@ impl Store for Repo {
         .await
         .map_err(|e| map_unique(e, || format!("user `{}` already exists", user.username)))?;
         let (_, created) = user_of(row)?;
-        audit(&mut tx, by, ("user", &created.username), "user.created", None, Some(json_of(&created)?)).await?;
+        audit(
+            &mut tx,
+            by,
+            ("user", &created.username),
+            "user.created",
+            None,
+            Some(json_of(&created)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -624,37 +805,52 @@ impl Store for Repo {
             check_email(email)?;
         }
         let mut tx = self.begin_write().await?;
-        let row: Option<UserRow> =
-            sqlx::query_as(sql!("SELECT {USER_COLUMNS} FROM users WHERE username = $1{FOR_UPDATE}"))
-                .bind(username.to_owned())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (id, before) = user_of(row.ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))?)?;
+        let row: Option<UserRow> = sqlx::query_as(sql!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = $1{FOR_UPDATE}"
+        ))
+        .bind(username.to_owned())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (id, before) =
+            user_of(row.ok_or_else(|| StoreError::NotFound(format!("user `{username}`")))?)?;
         let after = User {
             email: patch.email.unwrap_or_else(|| before.email.clone()),
-            display_name: patch.display_name.unwrap_or_else(|| before.display_name.clone()),
+            display_name: patch
+                .display_name
+                .unwrap_or_else(|| before.display_name.clone()),
             role: patch.role.unwrap_or(before.role),
             active: patch.active.unwrap_or(before.active),
             ..before.clone()
         };
-        sqlx::query("UPDATE users SET email = $1, display_name = $2, role = $3, active = $4 WHERE id = $5")
-            .bind(after.email.clone())
-            .bind(after.display_name.clone())
-            .bind(after.role.as_str())
-            .bind(after.active)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        audit(&mut tx, by, ("user", username), "user.updated", Some(json_of(&before)?), Some(json_of(&after)?)).await?;
+        sqlx::query(
+            "UPDATE users SET email = $1, display_name = $2, role = $3, active = $4 WHERE id = $5",
+        )
+        .bind(after.email.clone())
+        .bind(after.display_name.clone())
+        .bind(after.role.as_str())
+        .bind(after.active)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            by,
+            ("user", username),
+            "user.updated",
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
 
     async fn get_user(&self, username: &str) -> Result<Option<User>> {
-        let row: Option<UserRow> = sqlx::query_as(sql!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
-            .bind(username.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<UserRow> =
+            sqlx::query_as(sql!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+                .bind(username.to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(user_of).transpose()?.map(|(_, user)| user))
     }
 
@@ -666,7 +862,10 @@ impl Store for Repo {
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        Ok(page_of(rows.into_iter().map(user_of).collect::<Result<_>>()?, page.limit))
+        Ok(page_of(
+            rows.into_iter().map(user_of).collect::<Result<_>>()?,
+            page.limit,
+        ))
     }
 
     async fn create_group(&self, by: &Caller, group: NewGroup) -> Result<Group> {
@@ -688,12 +887,25 @@ impl Store for Repo {
         let (_, created) = load_group(&mut tx, &group.name)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{}`", group.name)))?;
-        audit(&mut tx, by, ("group", &created.name), "group.created", None, Some(json_of(&created)?)).await?;
+        audit(
+            &mut tx,
+            by,
+            ("group", &created.name),
+            "group.created",
+            None,
+            Some(json_of(&created)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
 
-    async fn set_group_members(&self, by: &Caller, name: &str, members: Vec<String>) -> Result<Group> {
+    async fn set_group_members(
+        &self,
+        by: &Caller,
+        name: &str,
+        members: Vec<String>,
+    ) -> Result<Group> {
         require(&by.actor, Permission::ManagePeople)?;
         let mut tx = self.begin_write().await?;
         let (id, before) = load_group(&mut tx, name)
@@ -704,8 +916,15 @@ impl Store for Repo {
         let (_, after) = load_group(&mut tx, name)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
-        audit(&mut tx, by, ("group", name), "group.members_changed", Some(json_of(&before)?), Some(json_of(&after)?))
-            .await?;
+        audit(
+            &mut tx,
+            by,
+            ("group", name),
+            "group.members_changed",
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -719,11 +938,12 @@ impl Store for Repo {
 
     async fn list_groups(&self, page: PageRequest) -> Result<Page<Group>> {
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM groups WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(page.after.unwrap_or(0))
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, name FROM groups WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(page.after.unwrap_or(0))
+                .bind(i64::from(page.limit) + 1)
+                .fetch_all(&mut *tx)
+                .await?;
         let mut groups = Vec::with_capacity(rows.len());
         for (id, name) in rows {
             if let Some((_, group)) = load_group(&mut tx, &name).await? {
@@ -741,7 +961,12 @@ impl Store for Repo {
         Ok(directory)
     }
 
-    async fn create_token(&self, by: &Caller, username: &str, token: NewToken) -> Result<(TokenInfo, String)> {
+    async fn create_token(
+        &self,
+        by: &Caller,
+        username: &str,
+        token: NewToken,
+    ) -> Result<(TokenInfo, String)> {
         require_self_or_admin(by, username)?;
         if token.name.chars().count() > 200 {
             return Err(StoreError::invalid("name", "at most 200 characters"));
@@ -774,16 +999,26 @@ impl Store for Repo {
             expires_at: token.expires_at,
             revoked_at: None,
         };
-        audit(&mut tx, by, ("user", username), "token.created", None, Some(json_of(&info)?)).await?;
+        audit(
+            &mut tx,
+            by,
+            ("user", username),
+            "token.created",
+            None,
+            Some(json_of(&info)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok((info, secret))
     }
 
     async fn list_tokens(&self, username: &str) -> Result<Vec<TokenInfo>> {
-        let rows: Vec<TokenRow> = sqlx::query_as(sql!("SELECT {TOKEN_COLUMNS} WHERE u.username = $1 ORDER BY t.id"))
-            .bind(username.to_owned())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<TokenRow> = sqlx::query_as(sql!(
+            "SELECT {TOKEN_COLUMNS} WHERE u.username = $1 ORDER BY t.id"
+        ))
+        .bind(username.to_owned())
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(token_of).collect())
     }
 
@@ -811,9 +1046,19 @@ impl Store for Repo {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let after = TokenInfo { revoked_at: Some(by.now), ..before.clone() };
-        audit(&mut tx, by, ("user", &before.username), "token.revoked", Some(json_of(&before)?), Some(json_of(&after)?))
-            .await?;
+        let after = TokenInfo {
+            revoked_at: Some(by.now),
+            ..before.clone()
+        };
+        audit(
+            &mut tx,
+            by,
+            ("user", &before.username),
+            "token.revoked",
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -850,7 +1095,10 @@ impl Store for Repo {
         if let Some(group) = &created.owner_group
             && !group_exists(&mut tx, group).await?
         {
-            return Err(StoreError::invalid("owner_group", format!("no group named `{group}`")));
+            return Err(StoreError::invalid(
+                "owner_group",
+                format!("no group named `{group}`"),
+            ));
         }
         sqlx::query(
             "INSERT INTO cis (name, class, environment, criticality, owner_group, attributes, created_at, updated_at) \
@@ -866,7 +1114,15 @@ impl Store for Repo {
         .execute(&mut *tx)
         .await
         .map_err(|e| map_unique(e, || format!("CI `{}` already exists", created.name)))?;
-        audit(&mut tx, by, ("ci", &created.name), "ci.created", None, Some(json_of(&created)?)).await?;
+        audit(
+            &mut tx,
+            by,
+            ("ci", &created.name),
+            "ci.created",
+            None,
+            Some(json_of(&created)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -879,10 +1135,16 @@ impl Store for Repo {
             .ok_or_else(|| StoreError::NotFound(format!("CI `{name}`")))?;
         let after = Ci {
             class: patch.class.unwrap_or_else(|| before.class.clone()),
-            environment: patch.environment.unwrap_or_else(|| before.environment.clone()),
+            environment: patch
+                .environment
+                .unwrap_or_else(|| before.environment.clone()),
             criticality: patch.criticality.unwrap_or(before.criticality),
-            owner_group: patch.owner_group.unwrap_or_else(|| before.owner_group.clone()),
-            attributes: patch.attributes.unwrap_or_else(|| before.attributes.clone()),
+            owner_group: patch
+                .owner_group
+                .unwrap_or_else(|| before.owner_group.clone()),
+            attributes: patch
+                .attributes
+                .unwrap_or_else(|| before.attributes.clone()),
             updated_at: by.now,
             ..before.clone()
         };
@@ -890,7 +1152,10 @@ impl Store for Repo {
         if let Some(group) = &after.owner_group
             && !group_exists(&mut tx, group).await?
         {
-            return Err(StoreError::invalid("owner_group", format!("no group named `{group}`")));
+            return Err(StoreError::invalid(
+                "owner_group",
+                format!("no group named `{group}`"),
+            ));
         }
         sqlx::query(
             "UPDATE cis SET class = $1, environment = $2, criticality = $3, owner_group = $4, attributes = $5, updated_at = $6 \
@@ -905,7 +1170,15 @@ impl Store for Repo {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        audit(&mut tx, by, ("ci", name), "ci.updated", Some(json_of(&before)?), Some(json_of(&after)?)).await?;
+        audit(
+            &mut tx,
+            by,
+            ("ci", name),
+            "ci.updated",
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -918,12 +1191,17 @@ impl Store for Repo {
     }
 
     async fn list_cis(&self, page: PageRequest) -> Result<Page<Ci>> {
-        let rows: Vec<CiRow> = sqlx::query_as(sql!("SELECT {CI_COLUMNS} FROM cis WHERE id > $1 ORDER BY id LIMIT $2"))
-            .bind(page.after.unwrap_or(0))
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(page_of(rows.into_iter().map(ci_of).collect::<Result<_>>()?, page.limit))
+        let rows: Vec<CiRow> = sqlx::query_as(sql!(
+            "SELECT {CI_COLUMNS} FROM cis WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(page_of(
+            rows.into_iter().map(ci_of).collect::<Result<_>>()?,
+            page.limit,
+        ))
     }
 
     async fn create_relationship(&self, by: &Caller, rel: NewRelationship) -> Result<Relationship> {
@@ -936,7 +1214,10 @@ impl Store for Repo {
         let to = load_ci(&mut tx, &rel.to).await?;
         let mut errors = Vec::new();
         if from.is_none() {
-            errors.push(FieldError::new("from", format!("no CI named `{}`", rel.from)));
+            errors.push(FieldError::new(
+                "from",
+                format!("no CI named `{}`", rel.from),
+            ));
         }
         if to.is_none() {
             errors.push(FieldError::new("to", format!("no CI named `{}`", rel.to)));
@@ -954,8 +1235,22 @@ impl Store for Repo {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| map_unique(e, || format!("`{}` already {} `{}`", rel.from, rel.rel_type, rel.to)))?;
-        let created = Relationship { id, from: rel.from, to: rel.to, rel_type: rel.rel_type, created_at: by.now };
-        audit(&mut tx, by, ("ci", &created.from), "relationship.created", None, Some(json_of(&created)?)).await?;
+        let created = Relationship {
+            id,
+            from: rel.from,
+            to: rel.to,
+            rel_type: rel.rel_type,
+            created_at: by.now,
+        };
+        audit(
+            &mut tx,
+            by,
+            ("ci", &created.from),
+            "relationship.created",
+            None,
+            Some(json_of(&created)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -994,7 +1289,10 @@ impl Store for Repo {
         if let Some(group) = &template.assignment_group
             && !group_exists(&mut tx, group).await?
         {
-            return Err(StoreError::invalid("assignment_group", format!("no group named `{group}`")));
+            return Err(StoreError::invalid(
+                "assignment_group",
+                format!("no group named `{group}`"),
+            ));
         }
         sqlx::query("INSERT INTO templates (name, active, doc, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
             .bind(template.name.clone())
@@ -1004,23 +1302,33 @@ impl Store for Repo {
             .execute(&mut *tx)
             .await
             .map_err(|e| map_unique(e, || format!("template `{}` already exists", template.name)))?;
-        audit(&mut tx, by, ("template", &template.name), "template.created", None, Some(json_of(&template)?)).await?;
+        audit(
+            &mut tx,
+            by,
+            ("template", &template.name),
+            "template.created",
+            None,
+            Some(json_of(&template)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(template)
     }
 
     async fn get_template(&self, name: &str) -> Result<Option<Template>> {
-        let row: Option<Json<Template>> = sqlx::query_scalar("SELECT doc FROM templates WHERE name = $1")
-            .bind(name.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<Json<Template>> =
+            sqlx::query_scalar("SELECT doc FROM templates WHERE name = $1")
+                .bind(name.to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|Json(t)| t))
     }
 
     async fn list_templates(&self) -> Result<Vec<Template>> {
-        let rows: Vec<Json<Template>> = sqlx::query_scalar("SELECT doc FROM templates ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<Json<Template>> =
+            sqlx::query_scalar("SELECT doc FROM templates ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(|Json(t)| t).collect())
     }
 
@@ -1028,33 +1336,47 @@ impl Store for Repo {
         require(&by.actor, Permission::CreateChange)?;
         let mut tx = self.begin_write().await?;
         let template = match &draft.template {
-            Some(name) => sqlx::query_scalar::<_, Json<Template>>("SELECT doc FROM templates WHERE name = $1")
-                .bind(name.clone())
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|Json(t)| t),
+            Some(name) => {
+                sqlx::query_scalar::<_, Json<Template>>("SELECT doc FROM templates WHERE name = $1")
+                    .bind(name.clone())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|Json(t)| t)
+            }
             None => None,
         };
         // The sequence row is locked until commit; a refused draft rolls the
         // number back, so numbers have no gaps from bad input.
-        let sequence: i64 =
-            sqlx::query_scalar("UPDATE sequences SET value = value + 1 WHERE name = 'change' RETURNING value")
-                .fetch_one(&mut *tx)
-                .await?;
-        let number = ChangeNumber::new(u64::try_from(sequence).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let sequence: i64 = sqlx::query_scalar(
+            "UPDATE sequences SET value = value + 1 WHERE name = 'change' RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let number = ChangeNumber::new(
+            u64::try_from(sequence).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
         let change = draft.into_change(number, &by.actor.username, template.as_ref(), by.now)?;
         check_references(&mut tx, &change).await?;
         insert_change(&mut tx, &change).await?;
-        audit(&mut tx, by, ("change", &number.to_string()), "change.created", None, Some(json_of(&change)?)).await?;
+        audit(
+            &mut tx,
+            by,
+            ("change", &number.to_string()),
+            "change.created",
+            None,
+            Some(json_of(&change)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(change)
     }
 
     async fn get_change(&self, number: ChangeNumber) -> Result<Option<Change>> {
-        let row: Option<Json<Change>> = sqlx::query_scalar("SELECT doc FROM changes WHERE number = $1")
-            .bind(number.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<Json<Change>> =
+            sqlx::query_scalar("SELECT doc FROM changes WHERE number = $1")
+                .bind(number.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|Json(c)| c))
     }
 
@@ -1069,13 +1391,21 @@ impl Store for Repo {
         if let Some(day) = filter.cab_date {
             let start = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
             let end = start.map(|s| s + chrono::Duration::days(1));
-            query.push(" AND c.cab_date >= ").push_bind(start).push(" AND c.cab_date < ").push_bind(end);
+            query
+                .push(" AND c.cab_date >= ")
+                .push_bind(start)
+                .push(" AND c.cab_date < ")
+                .push_bind(end);
         }
         if let Some(person) = &filter.requested_by {
-            query.push(" AND c.requested_by = ").push_bind(person.clone());
+            query
+                .push(" AND c.requested_by = ")
+                .push_bind(person.clone());
         }
         if let Some(group) = &filter.assignment_group {
-            query.push(" AND c.assignment_group = ").push_bind(group.clone());
+            query
+                .push(" AND c.assignment_group = ")
+                .push_bind(group.clone());
         }
         if let Some(ci) = &filter.ci {
             query
@@ -1095,9 +1425,14 @@ impl Store for Repo {
         if let Some(after) = page.after {
             query.push(" AND c.id < ").push_bind(after);
         }
-        query.push(" ORDER BY c.id DESC LIMIT ").push_bind(i64::from(page.limit) + 1);
+        query
+            .push(" ORDER BY c.id DESC LIMIT ")
+            .push_bind(i64::from(page.limit) + 1);
         let rows: Vec<(i64, Json<Change>)> = query.build_query_as().fetch_all(&self.pool).await?;
-        Ok(page_of(rows.into_iter().map(|(id, Json(c))| (id, c)).collect(), page.limit))
+        Ok(page_of(
+            rows.into_iter().map(|(id, Json(c))| (id, c)).collect(),
+            page.limit,
+        ))
     }
 
     async fn act_on_change(
@@ -1131,8 +1466,15 @@ impl Store for Repo {
             insert_vote(&mut tx, id, vote).await?;
         }
         let key = number.to_string();
-        audit(&mut tx, by, ("change", &key), transition.audit_action, Some(json_of(&before)?), Some(json_of(&after)?))
-            .await?;
+        audit(
+            &mut tx,
+            by,
+            ("change", &key),
+            transition.audit_action,
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
         for note in &transition.notifications {
             enqueue(&mut tx, by.now, &key, note).await?;
         }
@@ -1156,7 +1498,13 @@ impl Store for Repo {
         Ok(tasks)
     }
 
-    async fn add_task(&self, by: &Caller, number: ChangeNumber, expected_version: Option<i64>, task: NewTask) -> Result<Task> {
+    async fn add_task(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        expected_version: Option<i64>,
+        task: NewTask,
+    ) -> Result<Task> {
         let mut tx = self.begin_write().await?;
         let (change_id, change) = load_change(&mut tx, number, true).await?;
         check_version(expected_version, &change)?;
@@ -1168,11 +1516,13 @@ impl Store for Repo {
         let count = load_tasks(&mut tx, change_id).await?.len() as i64;
         let position = task.position.unwrap_or(count + 1);
         check_position(position, count + 1).map_err(|e| StoreError::invalid_fields(vec![e]))?;
-        sqlx::query("UPDATE tasks SET position = position + 1 WHERE change_id = $1 AND position >= $2")
-            .bind(change_id)
-            .bind(position)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE tasks SET position = position + 1 WHERE change_id = $1 AND position >= $2",
+        )
+        .bind(change_id)
+        .bind(position)
+        .execute(&mut *tx)
+        .await?;
         let row: TaskRow = sqlx::query_as(sql!(
             "INSERT INTO tasks (change_id, title, assignee, position, state, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {TASK_COLUMNS}"
@@ -1187,7 +1537,15 @@ impl Store for Repo {
         .await?;
         let created = task_of(row)?;
         touch_change(&mut tx, change_id, &change, by.now).await?;
-        audit(&mut tx, by, ("change", &number.to_string()), "task.created", None, Some(json_of(&created)?)).await?;
+        audit(
+            &mut tx,
+            by,
+            ("change", &number.to_string()),
+            "task.created",
+            None,
+            Some(json_of(&created)?),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -1226,19 +1584,22 @@ impl Store for Repo {
             after.state = state;
         }
         if let Some(position) = patch.position {
-            check_position(position, tasks.len() as i64).map_err(|e| StoreError::invalid_fields(vec![e]))?;
+            check_position(position, tasks.len() as i64)
+                .map_err(|e| StoreError::invalid_fields(vec![e]))?;
             move_task(&mut tx, change_id, task_id, before.position, position).await?;
             after.position = position;
         }
         after.updated_at = by.now;
-        sqlx::query("UPDATE tasks SET title = $1, assignee = $2, state = $3, updated_at = $4 WHERE id = $5")
-            .bind(after.title.clone())
-            .bind(after.assignee.clone())
-            .bind(after.state.as_str())
-            .bind(by.now)
-            .bind(task_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE tasks SET title = $1, assignee = $2, state = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(after.title.clone())
+        .bind(after.assignee.clone())
+        .bind(after.state.as_str())
+        .bind(by.now)
+        .bind(task_id)
+        .execute(&mut *tx)
+        .await?;
         touch_change(&mut tx, change_id, &change, by.now).await?;
         audit(
             &mut tx,
@@ -1253,7 +1614,12 @@ impl Store for Repo {
         Ok(after)
     }
 
-    async fn audit_trail(&self, entity_type: &str, entity_key: &str, page: PageRequest) -> Result<Page<AuditEvent>> {
+    async fn audit_trail(
+        &self,
+        entity_type: &str,
+        entity_key: &str,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>> {
         let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT id, entity_type, entity_key, actor, action, channel, before_doc, after_doc, created_at \
              FROM audit_events WHERE entity_type = $1 AND entity_key = $2 AND id > $3 ORDER BY id LIMIT $4",
@@ -1264,7 +1630,10 @@ impl Store for Repo {
         .bind(i64::from(page.limit) + 1)
         .fetch_all(&self.pool)
         .await?;
-        Ok(page_of(rows.into_iter().map(audit_of).collect::<Result<_>>()?, page.limit))
+        Ok(page_of(
+            rows.into_iter().map(audit_of).collect::<Result<_>>()?,
+            page.limit,
+        ))
     }
 
     async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>> {
@@ -1277,9 +1646,33 @@ impl Store for Repo {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, delivery_id, event_type, topic, entity_key, Json(recipients), Json(payload), created_at, attempts, delivered_at)| {
-                OutboxItem { id, delivery_id, event_type, topic, entity_key, recipients, payload, created_at, attempts, delivered_at }
-            })
+            .map(
+                |(
+                    id,
+                    delivery_id,
+                    event_type,
+                    topic,
+                    entity_key,
+                    Json(recipients),
+                    Json(payload),
+                    created_at,
+                    attempts,
+                    delivered_at,
+                )| {
+                    OutboxItem {
+                        id,
+                        delivery_id,
+                        event_type,
+                        topic,
+                        entity_key,
+                        recipients,
+                        payload,
+                        created_at,
+                        attempts,
+                        delivered_at,
+                    }
+                },
+            )
             .collect())
     }
 }
