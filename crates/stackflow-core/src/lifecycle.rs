@@ -417,7 +417,38 @@ fn cast_vote(
         at: ctx.now,
     };
     stage_votes.push(&vote);
-    match stage.outcome(ctx.directory, &change.requested_by, &stage_votes) {
+    let outcome = stage.outcome(ctx.directory, &change.requested_by, &stage_votes);
+    settle_stage(
+        change,
+        stage_index,
+        outcome,
+        (&vote.voter, &vote.notes),
+        ctx,
+        next,
+        notifications,
+    );
+    Ok(vote)
+}
+
+/// Applies a settled stage outcome: a rejection returns the change to `new`
+/// (recording who decided it), an approval opens the next stage or, after
+/// the last, schedules the change.
+fn settle_stage(
+    change: &Change,
+    stage_index: usize,
+    outcome: StageOutcome,
+    (by, notes): (&str, &str),
+    ctx: &Context<'_>,
+    next: &mut Change,
+    notifications: &mut Vec<Notification>,
+) {
+    let Some(plan) = &change.approval.plan else {
+        return;
+    };
+    let Some(stage) = plan.stages.get(stage_index) else {
+        return;
+    };
+    match outcome {
         StageOutcome::Pending => {}
         StageOutcome::Rejected => {
             next.state = ChangeState::New;
@@ -425,10 +456,10 @@ fn cast_vote(
             next.approval.current_stage = None;
             next.approval.decided_at = Some(ctx.now);
             next.rejections.push(Rejection {
-                round,
+                round: change.approval.round,
                 stage: stage.name.clone(),
-                by: vote.voter.clone(),
-                notes: vote.notes.clone(),
+                by: by.to_owned(),
+                notes: notes.to_owned(),
                 at: ctx.now,
             });
             notifications.push(event(
@@ -460,7 +491,60 @@ fn cast_vote(
             }
         },
     }
-    Ok(vote)
+}
+
+/// Re-evaluates a change's open approval stage after its approvers changed
+/// (someone left a group or was deactivated): the votes already cast may
+/// now settle it. `None` when nothing changes. The transition is the
+/// system's, not a person's action, so it needs no permission.
+pub fn reevaluate(change: &Change, ctx: &Context<'_>) -> Option<Transition> {
+    let (Some(plan), Some(stage_index), ApprovalStatus::Requested) = (
+        &change.approval.plan,
+        change.approval.current_stage,
+        change.approval.status,
+    ) else {
+        return None;
+    };
+    if change.state.is_terminal() {
+        return None;
+    }
+    let stage = plan.stages.get(stage_index)?;
+    let round = change.approval.round;
+    let stage_votes: Vec<&Vote> = ctx
+        .votes
+        .iter()
+        .filter(|v| v.round == round && v.stage == stage_index)
+        .collect();
+    let outcome = stage.outcome(ctx.directory, &change.requested_by, &stage_votes);
+    if outcome == StageOutcome::Pending {
+        return None;
+    }
+    let decider = stage_votes
+        .iter()
+        .rev()
+        .find(|v| v.decision == Decision::Rejected)
+        .map_or(("approver change", ""), |v| {
+            (v.voter.as_str(), v.notes.as_str())
+        });
+    let mut next = change.clone();
+    let mut notifications = Vec::new();
+    settle_stage(
+        change,
+        stage_index,
+        outcome,
+        decider,
+        ctx,
+        &mut next,
+        &mut notifications,
+    );
+    next.version = change.version + 1;
+    next.updated_at = ctx.now;
+    Some(Transition {
+        change: next,
+        vote: None,
+        audit_action: "change.approval_reevaluated",
+        notifications,
+    })
 }
 
 /// The PIR is due 48 hours after the planned end of the work.

@@ -16,7 +16,8 @@ use stackflow_core::task::{
 };
 use stackflow_core::{
     Action, Actor, Change, ChangeDraft, ChangeNumber, Context, Directory, FieldError, GroupInfo,
-    Notification, Refusal, Role, TaskState, Template, Vote, decide, lifecycle::may_manage_tasks,
+    Notification, Refusal, Role, TaskState, Template, Transition, Vote, decide,
+    lifecycle::{may_manage_tasks, reevaluate},
 };
 
 type Tx = Transaction<'static, Db>;
@@ -505,10 +506,16 @@ async fn check_references(tx: &mut Tx, change: &Change) -> Result<()> {
     }
 }
 
+/// What `?q=` searches: number and title, lowercased here rather than in
+/// SQL because SQLite's `LOWER` only folds ASCII.
+fn search_text(change: &Change) -> String {
+    format!("{} {}", change.number, change.title).to_lowercase()
+}
+
 async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO changes (number, change_type, state, title, requested_by, assignment_group, cab_date, version, created_at, updated_at, doc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO changes (number, change_type, state, title, requested_by, assignment_group, cab_date, version, created_at, updated_at, doc, search_text) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(change.number.to_string())
     .bind(change.change_type.as_str())
@@ -521,6 +528,7 @@ async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
     .bind(change.created_at)
     .bind(change.updated_at)
     .bind(Json(change))
+    .bind(search_text(change))
     .fetch_one(&mut **tx)
     .await?;
     write_change_cis(tx, id, change).await?;
@@ -533,7 +541,7 @@ async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
 async fn save_change(tx: &mut Tx, id: i64, before: &Change, after: &Change) -> Result<()> {
     let updated = sqlx::query(
         "UPDATE changes SET state = $1, title = $2, assignment_group = $3, cab_date = $4, version = $5, \
-         updated_at = $6, doc = $7 WHERE id = $8 AND version = $9",
+         updated_at = $6, doc = $7, search_text = $10 WHERE id = $8 AND version = $9",
     )
     .bind(after.state.as_str())
     .bind(after.title.clone())
@@ -544,6 +552,7 @@ async fn save_change(tx: &mut Tx, id: i64, before: &Change, after: &Change) -> R
     .bind(Json(after))
     .bind(id)
     .bind(before.version)
+    .bind(search_text(after))
     .execute(&mut **tx)
     .await?;
     if updated.rows_affected() == 0 {
@@ -569,6 +578,65 @@ async fn write_change_cis(tx: &mut Tx, id: i64, change: &Change) -> Result<()> {
             .bind(ci.clone())
             .execute(&mut **tx)
             .await?;
+    }
+    Ok(())
+}
+
+/// Writes an accepted transition: the change, its vote, its audit event and
+/// its notifications, all in the caller's transaction.
+async fn persist_transition(
+    tx: &mut Tx,
+    by: &Caller,
+    id: i64,
+    before: &Change,
+    transition: Transition,
+) -> Result<Change> {
+    let after = transition.change;
+    save_change(tx, id, before, &after).await?;
+    if let Some(vote) = &transition.vote {
+        insert_vote(tx, id, vote).await?;
+    }
+    let key = after.number.to_string();
+    audit(
+        tx,
+        by,
+        ("change", &key),
+        transition.audit_action,
+        Some(json_of(before)?),
+        Some(json_of(&after)?),
+    )
+    .await?;
+    for note in &transition.notifications {
+        enqueue(tx, by.now, &key, note).await?;
+    }
+    Ok(after)
+}
+
+/// After approvers changed (group membership, a deactivated user), settles
+/// every open approval stage that the votes already cast now decide, in the
+/// same transaction as the change of approvers.
+async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
+    let open: Vec<(i64, Json<Change>)> = sqlx::query_as(sql!(
+        "SELECT id, doc FROM changes WHERE state IN ('assess', 'authorize') ORDER BY id{FOR_UPDATE}"
+    ))
+    .fetch_all(&mut **tx)
+    .await?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let directory = load_directory(tx).await?;
+    for (id, Json(change)) in open {
+        let votes = load_votes(tx, id, Some(change.approval.round)).await?;
+        let context = Context {
+            directory: &directory,
+            votes: &votes,
+            pending_tasks: 0,
+            channel: by.channel,
+            now: by.now,
+        };
+        if let Some(transition) = reevaluate(&change, &context) {
+            persist_transition(tx, by, id, &change, transition).await?;
+        }
     }
     Ok(())
 }
@@ -841,6 +909,9 @@ impl Store for Repo {
             Some(json_of(&after)?),
         )
         .await?;
+        if after.active != before.active {
+            reevaluate_open_changes(&mut tx, by).await?;
+        }
         tx.commit().await?;
         Ok(after)
     }
@@ -913,6 +984,7 @@ impl Store for Repo {
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
         let member_ids = user_ids(&mut tx, "members", &members).await?;
         replace_members(&mut tx, id, &member_ids).await?;
+        reevaluate_open_changes(&mut tx, by).await?;
         let (_, after) = load_group(&mut tx, name)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
@@ -1416,11 +1488,9 @@ impl Store for Repo {
         if let Some(text) = &filter.q {
             let pattern = like_pattern(text);
             query
-                .push(" AND (LOWER(c.title) LIKE ")
-                .push_bind(pattern.clone())
-                .push(" ESCAPE '\\' OR LOWER(c.number) LIKE ")
+                .push(" AND c.search_text LIKE ")
                 .push_bind(pattern)
-                .push(" ESCAPE '\\')");
+                .push(" ESCAPE '\\'");
         }
         if let Some(after) = page.after {
             query.push(" AND c.id < ").push_bind(after);
@@ -1460,24 +1530,7 @@ impl Store for Repo {
         if is_edit {
             check_references(&mut tx, &transition.change).await?;
         }
-        let after = transition.change;
-        save_change(&mut tx, id, &before, &after).await?;
-        if let Some(vote) = &transition.vote {
-            insert_vote(&mut tx, id, vote).await?;
-        }
-        let key = number.to_string();
-        audit(
-            &mut tx,
-            by,
-            ("change", &key),
-            transition.audit_action,
-            Some(json_of(&before)?),
-            Some(json_of(&after)?),
-        )
-        .await?;
-        for note in &transition.notifications {
-            enqueue(&mut tx, by.now, &key, note).await?;
-        }
+        let after = persist_transition(&mut tx, by, id, &before, transition).await?;
         tx.commit().await?;
         Ok(after)
     }

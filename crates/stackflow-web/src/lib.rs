@@ -5,6 +5,7 @@
 //! (which asks the domain core for the decision) and render the result.
 
 pub mod api;
+pub mod body;
 pub mod clock;
 pub mod extract;
 pub mod health;
@@ -61,7 +62,21 @@ pub fn router(state: AppState) -> Router {
                 "this endpoint does not accept that method",
             )
         })
+        .layer(axum::middleware::from_fn(refuse_nul_in_path))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A path with an encoded NUL names nothing we store (PostgreSQL cannot even
+/// compare such text): 404 before any handler runs.
+async fn refuse_nul_in_path(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.uri().path().contains("%00") {
+        return AppError::not_found("no such resource").into_response();
+    }
+    next.run(request).await
 }

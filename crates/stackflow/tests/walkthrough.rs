@@ -27,9 +27,15 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// The shell block between the walkthrough markers of README.md.
 fn readme_walkthrough() -> String {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).expect("README.md");
-    let start = readme.find("<!-- walkthrough:start -->").expect("walkthrough start marker");
-    let end = readme.find("<!-- walkthrough:end -->").expect("walkthrough end marker");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .expect("README.md");
+    let start = readme
+        .find("<!-- walkthrough:start -->")
+        .expect("walkthrough start marker");
+    let end = readme
+        .find("<!-- walkthrough:end -->")
+        .expect("walkthrough end marker");
     let block = &readme[start..end];
     let body_start = block.find("```sh\n").expect("sh fence") + "```sh\n".len();
     let body_end = block.rfind("```").expect("closing fence");
@@ -68,12 +74,28 @@ fn start_demo(dir: &Path) -> (Server, Vec<(String, String)>) {
 
 #[test]
 fn the_readme_walkthrough_runs_as_written_against_the_demo() {
-    let has_curl = Command::new("curl").arg("--version").output().is_ok_and(|o| o.status.success());
-    assert!(has_curl, "the README walkthrough uses curl: install it (apt-get install curl)");
+    let has_curl = Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has_curl,
+        "the README walkthrough uses curl: install it (apt-get install curl)"
+    );
     let dir = temp_dir("walkthrough");
     let (_server, exports) = start_demo(&dir);
-    for name in ["STACKFLOW", "ALICE_TOKEN", "IVAN_TOKEN", "BOB_TOKEN", "CAROL_TOKEN", "DAVE_TOKEN"] {
-        assert!(exports.iter().any(|(n, _)| n == name), "demo did not print {name}");
+    for name in [
+        "STACKFLOW",
+        "ALICE_TOKEN",
+        "IVAN_TOKEN",
+        "BOB_TOKEN",
+        "CAROL_TOKEN",
+        "DAVE_TOKEN",
+    ] {
+        assert!(
+            exports.iter().any(|(n, _)| n == name),
+            "demo did not print {name}"
+        );
     }
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &readme_walkthrough()])
@@ -95,7 +117,10 @@ fn the_readme_walkthrough_runs_as_written_against_the_demo() {
         "\"state\":\"closed\"",
         "\"action\":\"change.reviewed\"",
     ] {
-        assert!(stdout.contains(expected), "walkthrough output lacks {expected}:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "walkthrough output lacks {expected}:\n{stdout}"
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -116,30 +141,99 @@ fn bootstrap_commands_create_people_and_print_only_the_token() {
     let db = format!("sqlite://{}", dir.join("stackflow.db").display());
     for person in ["alice", "bob", "carol", "dave"] {
         let email = format!("{person}@example.com");
-        let role = if person == "alice" { "requester" } else { "implementer" };
-        let out = stackflow(&db, &["user", "add", person, "--email", &email, "--role", role]);
-        assert!(out.status.success(), "user add {person}: {}", String::from_utf8_lossy(&out.stderr));
+        let role = if person == "alice" {
+            "requester"
+        } else {
+            "implementer"
+        };
+        let out = stackflow(
+            &db,
+            &["user", "add", person, "--email", &email, "--role", role],
+        );
+        assert!(
+            out.status.success(),
+            "user add {person}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let out = stackflow(&db, &["group", "add", "CAB", "--kind", "cab", "--members", "bob,carol,dave"]);
-    assert!(out.status.success(), "group add: {}", String::from_utf8_lossy(&out.stderr));
+    let out = stackflow(
+        &db,
+        &[
+            "group",
+            "add",
+            "CAB",
+            "--kind",
+            "cab",
+            "--members",
+            "bob,carol,dave",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "group add: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = stackflow(&db, &["token", "create", "alice"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "token create must print only the token: {stdout:?}");
-    assert!(lines[0].starts_with("sf_") && lines[0].len() == 67, "{stdout:?}");
+    assert_eq!(
+        lines.len(),
+        1,
+        "token create must print only the token: {stdout:?}"
+    );
+    assert!(
+        lines[0].starts_with("sf_") && lines[0].len() == 67,
+        "{stdout:?}"
+    );
 
     let out = stackflow(&db, &["group", "list"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "CAB\tcab\tbob,carol,dave");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "CAB\tcab\tbob,carol,dave"
+    );
 
     // Bad input is refused with a clear message and a failing exit code.
-    let out = stackflow(&db, &["user", "add", "alice", "--email", "a@example.com", "--role", "requester"]);
+    let out = stackflow(
+        &db,
+        &[
+            "user",
+            "add",
+            "alice",
+            "--email",
+            "a@example.com",
+            "--role",
+            "requester",
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-    let out = stackflow(&db, &["user", "add", "zed", "--email", "z@example.com", "--role", "wizard"]);
+    let out = stackflow(
+        &db,
+        &[
+            "user",
+            "add",
+            "zed",
+            "--email",
+            "z@example.com",
+            "--role",
+            "wizard",
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of"));
-    let out = stackflow(&db, &["group", "add", "ECAB", "--kind", "ecab", "--members", "nobody"]);
+    let out = stackflow(
+        &db,
+        &[
+            "group",
+            "add",
+            "ECAB",
+            "--kind",
+            "ecab",
+            "--members",
+            "nobody",
+        ],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown users: nobody"));
     let _ = std::fs::remove_dir_all(dir);

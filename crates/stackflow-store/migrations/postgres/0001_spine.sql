@@ -90,7 +90,9 @@ CREATE TABLE changes (
     version          BIGINT NOT NULL,
     created_at       TIMESTAMPTZ NOT NULL,
     updated_at       TIMESTAMPTZ NOT NULL,
-    doc              JSONB NOT NULL
+    doc              JSONB NOT NULL,
+    -- Number and title, lowercased by StackFlow (Unicode-aware), for `?q=`.
+    search_text      TEXT NOT NULL
 );
 CREATE INDEX changes_state ON changes (state, id);
 CREATE INDEX changes_cab_date ON changes (cab_date);

@@ -90,7 +90,9 @@ CREATE TABLE changes (
     version          INTEGER NOT NULL,
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL,
-    doc              TEXT NOT NULL
+    doc              TEXT NOT NULL,
+    -- Number and title, lowercased by StackFlow (Unicode-aware), for `?q=`.
+    search_text      TEXT NOT NULL
 );
 CREATE INDEX changes_state ON changes (state, id);
 CREATE INDEX changes_cab_date ON changes (cab_date);

@@ -1,0 +1,260 @@
+//! Truly parallel requests (each in its own task on a clone of the router):
+//! votes never lose each other, stale writes lose cleanly, numbers and task
+//! positions never collide.
+
+use crate::fixtures::*;
+use crate::support::*;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::Barrier;
+
+/// Runs `request(app, i)` for every `i` in `0..n` at the same moment (each
+/// task waits at a barrier before sending) and returns the replies in order.
+async fn all_at_once<F, Fut>(app: &TestApp, n: usize, request: F) -> Vec<Reply>
+where
+    F: Fn(TestApp, usize) -> Fut,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = barrier.clone();
+            let call = request(app.clone(), i);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                call.await
+            })
+        })
+        .collect();
+    let mut replies = Vec::with_capacity(n);
+    for task in tasks {
+        replies.push(task.await.expect("request task"));
+    }
+    replies
+}
+
+backend_test!(
+    simultaneous_cab_votes_are_each_recorded_once,
+    |app| async move {
+        const CAB: [&str; 4] = ["bob", "carol", "dave", "erin"];
+        // Three changes at once, all four CAB members voting on each.
+        let numbers = vec![
+            app.normal_in_authorize().await,
+            app.normal_in_authorize().await,
+            app.normal_in_authorize().await,
+        ];
+        let versions_before: Vec<i64> = {
+            let mut v = Vec::new();
+            for n in &numbers {
+                v.push(app.change(n).await["version"].as_i64().unwrap());
+            }
+            v
+        };
+        let targets = Arc::new(numbers.clone());
+        let replies = all_at_once(&app, CAB.len() * numbers.len(), move |app, i| {
+            let number = targets[i / CAB.len()].clone();
+            let voter = CAB[i % CAB.len()];
+            async move { app.try_vote(&number, voter, "approved").await }
+        })
+        .await;
+
+        for (c, number) in numbers.iter().enumerate() {
+            let replies = &replies[c * CAB.len()..(c + 1) * CAB.len()];
+            let accepted: Vec<&str> = CAB
+                .iter()
+                .zip(replies)
+                .filter(|(_, r)| r.status == StatusCode::OK)
+                .map(|(voter, _)| *voter)
+                .collect();
+            // A majority of four is three: the fourth vote finds the round closed.
+            assert_eq!(accepted.len(), 3, "{number}: {replies:#?}");
+            for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+                reply.problem(StatusCode::CONFLICT, "no_open_approval");
+            }
+            let change = app.change(number).await;
+            assert_eq!(change["state"], "scheduled");
+            assert_eq!(change["approval"]["status"], "approved");
+            assert_eq!(
+                change["version"].as_i64().unwrap(),
+                versions_before[c] + 3,
+                "one version per vote"
+            );
+            let cab_votes: Vec<String> = app.approvals(number).await["votes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| v["stage"] == 1)
+                .map(|v| v["voter"].as_str().unwrap().to_owned())
+                .collect();
+            let mut recorded = cab_votes.clone();
+            recorded.sort();
+            let mut expected: Vec<String> = accepted.iter().map(|v| (*v).to_owned()).collect();
+            expected.sort();
+            assert_eq!(recorded, expected, "every accepted vote once, no other");
+            let voted_events = app
+                .audit(number)
+                .await
+                .iter()
+                .filter(|e| e["action"] == "change.voted")
+                .count();
+            assert_eq!(voted_events, 4, "the assessment vote and three CAB votes");
+        }
+    }
+);
+
+backend_test!(
+    simultaneous_votes_that_are_all_needed_all_count,
+    |app| async move {
+        // An emergency change needs both ECAB members: neither of two
+        // simultaneous votes may be lost.
+        let number = app.create("alice", emergency_draft()).await;
+        app.submit(&number, "alice").await;
+        let replies = all_at_once(&app, 2, {
+            let number = number.clone();
+            move |app, i| {
+                let number = number.clone();
+                async move { app.try_vote(&number, ["bob", "carol"][i], "approved").await }
+            }
+        })
+        .await;
+        for reply in replies {
+            reply.expect(StatusCode::OK);
+        }
+        let change = app.change(&number).await;
+        assert_eq!(change["state"], "scheduled", "neither vote was lost");
+        assert_eq!(change["version"], 4);
+        assert_eq!(
+            app.approvals(&number).await["votes"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+    }
+);
+
+backend_test!(
+    concurrent_patches_with_one_if_match_let_exactly_one_win,
+    |app| async move {
+        const N: usize = 8;
+        let number = app.create("alice", normal_draft()).await;
+        let path = format!("/api/changes/{number}");
+        let replies = all_at_once(&app, N, move |app, i| {
+            let call = app
+                .call(Method::PATCH, &path)
+                .by("alice")
+                .if_match(1)
+                .json(&json!({"title": format!("Edit {i}")}));
+            call.send()
+        })
+        .await;
+        let winners: Vec<usize> = (0..N)
+            .filter(|i| replies[*i].status == StatusCode::OK)
+            .collect();
+        assert_eq!(winners.len(), 1, "{replies:#?}");
+        for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+            reply.problem(StatusCode::CONFLICT, "stale_version");
+        }
+        let change = app.change(&number).await;
+        assert_eq!(change["version"], 2);
+        assert_eq!(change["title"], format!("Edit {}", winners[0]));
+        assert_eq!(app.audit(&number).await.len(), 2, "created and one edit");
+    }
+);
+
+backend_test!(
+    concurrent_creates_get_distinct_consecutive_numbers,
+    |app| async move {
+        const N: usize = 20;
+        let replies = all_at_once(&app, N, |app, i| async move {
+            let draft = with(normal_draft(), json!({"title": format!("Parallel {i}")}));
+            app.post("/api/changes", "alice", draft).await
+        })
+        .await;
+        let mut numbers: Vec<String> = replies
+            .into_iter()
+            .map(|r| {
+                r.expect(StatusCode::CREATED)["number"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        numbers.sort();
+        let expected: Vec<String> = (1..=N).map(|n| format!("CHG{n:07}")).collect();
+        assert_eq!(numbers, expected);
+    }
+);
+
+backend_test!(
+    concurrent_task_additions_get_distinct_positions,
+    |app| async move {
+        const N: usize = 10;
+        let number = app.create("alice", normal_draft()).await;
+        let path = format!("/api/changes/{number}/tasks");
+        let replies = all_at_once(&app, N, move |app, i| {
+            let path = path.clone();
+            async move {
+                app.post(&path, "alice", json!({"title": format!("Step {i}")}))
+                    .await
+            }
+        })
+        .await;
+        for reply in replies {
+            reply.expect(StatusCode::CREATED);
+        }
+        let tasks = app
+            .get(&format!("/api/changes/{number}/tasks"), "ivan")
+            .await
+            .expect(StatusCode::OK);
+        let tasks = tasks["items"].as_array().expect("tasks");
+        let positions: Vec<i64> = tasks
+            .iter()
+            .map(|t| t["position"].as_i64().unwrap())
+            .collect();
+        assert_eq!(positions, (1..=N as i64).collect::<Vec<_>>());
+        let titles: HashSet<&str> = tasks.iter().map(|t| t["title"].as_str().unwrap()).collect();
+        assert_eq!(titles.len(), N);
+        assert_eq!(
+            app.change(&number).await["version"],
+            1 + N as i64,
+            "each addition bumps the version"
+        );
+    }
+);
+
+backend_test!(
+    one_approver_voting_twice_at_once_counts_once,
+    |app| async move {
+        let number = app.normal_in_authorize().await;
+        let before = app.change(&number).await["version"].as_i64().unwrap();
+        let replies = all_at_once(&app, 4, {
+            let number = number.clone();
+            move |app, _| {
+                let number = number.clone();
+                async move { app.try_vote(&number, "bob", "approved").await }
+            }
+        })
+        .await;
+        let accepted = replies
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .count();
+        assert_eq!(accepted, 1, "{replies:#?}");
+        for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+            reply.problem(StatusCode::CONFLICT, "already_voted");
+        }
+        assert_eq!(
+            app.change(&number).await["version"].as_i64().unwrap(),
+            before + 1
+        );
+        let bobs = app.approvals(&number).await["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["voter"] == "bob")
+            .count();
+        assert_eq!(bobs, 1);
+    }
+);

@@ -1,0 +1,22 @@
+//! The API test suite of `stackflow-web`: one test binary that drives the
+//! whole router in process, every test once on SQLite and once on
+//! PostgreSQL (set `STACKFLOW_TEST_POSTGRES_URL`, e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`, to run the second).
+//!
+//! `support` is the harness, `fixtures` the seeded organisation and change
+//! helpers; every other module checks one area of the API contract.
+
+#[macro_use]
+mod support;
+mod fixtures;
+
+mod audit;
+mod auth;
+mod cmdb;
+mod concurrency;
+mod input;
+mod lifecycle;
+mod pagination;
+mod people;
+mod refusals;
+mod versions;

@@ -1,0 +1,315 @@
+//! The test harness.
+//!
+//! A [`TestApp`] serves StackFlow's whole `router()` in process: requests go
+//! through `tower::ServiceExt::oneshot` on a clone of the router, so there
+//! are no sockets and any number of requests can run in parallel. Each test
+//! gets a fresh database (a SQLite file, or a PostgreSQL database of its own
+//! when `STACKFLOW_TEST_POSTGRES_URL` is set), a [`ManualClock`] stopped at
+//! [`START`] that tests move instead of sleeping, and the organisation of
+//! [`crate::fixtures::seed_org`] with one API token per person.
+//!
+//! Tests are declared with [`backend_test!`], which runs each one once per
+//! backend through [`run`]: `run` owns the [`TestDatabase`] and drops it
+//! (closing the pool, dropping the PostgreSQL database) after the test,
+//! also when the test panics.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use stackflow_store::testing::TestDatabase;
+use stackflow_store::{Backend, Store};
+use stackflow_web::clock::{Clock, ManualClock};
+use stackflow_web::{AppState, router};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+/// Where every test's clock starts: a Wednesday morning.
+pub const START: &str = "2026-11-25T10:00:00Z";
+
+/// Declares a test once per backend: `backend_test!(name, |app| async move { … })`
+/// expands to `mod name { fn sqlite() …; fn postgres() … }`. Attributes
+/// before the name (`#[ignore = "…"]`) go on both. The PostgreSQL test
+/// passes without running when no test server is configured.
+macro_rules! backend_test {
+    ($(#[$attr:meta])* $name:ident, |$app:ident| $body:expr) => {
+        mod $name {
+            use super::*;
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                $crate::support::run(::stackflow_store::Backend::Sqlite, |$app| $body).await;
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                $crate::support::run(::stackflow_store::Backend::Postgres, |$app| $body).await;
+            }
+        }
+    };
+}
+
+/// Runs one test on a fresh database of `backend` and removes the database
+/// afterwards, whether the test passed or panicked (the test runs in its own
+/// task so that a panic comes back here as a `JoinError` first).
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(database) = TestDatabase::new(backend).await else {
+        return;
+    };
+    let store = database.store.clone();
+    let outcome = tokio::spawn(async move { test(TestApp::start(store).await).await }).await;
+    database.cleanup().await;
+    if let Err(failure) = outcome {
+        match failure.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            Err(failure) => panic!("the test task did not finish: {failure}"),
+        }
+    }
+}
+
+/// The application under test: router, clock, store and the seeded people's
+/// tokens. Cheap to clone (everything is shared), so concurrent requests can
+/// each take a clone into their own task.
+#[derive(Clone)]
+pub struct TestApp {
+    router: Router,
+    /// The clock every handler reads; move it with `advance`/`set`.
+    pub clock: Arc<ManualClock>,
+    /// The store behind the router, for what the API does not expose (the
+    /// outbox).
+    pub store: Arc<dyn Store>,
+    tokens: Arc<HashMap<String, String>>,
+}
+
+impl TestApp {
+    async fn start(store: Arc<dyn Store>) -> TestApp {
+        let clock = Arc::new(ManualClock::new(at(START)));
+        let tokens = crate::fixtures::seed_org(&store, clock.now()).await;
+        let state = AppState::new(store.clone(), clock.clone());
+        TestApp {
+            router: router(state),
+            clock,
+            store,
+            tokens: Arc::new(tokens),
+        }
+    }
+
+    /// The test clock's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The API token of a seeded person.
+    pub fn token(&self, user: &str) -> String {
+        self.tokens
+            .get(user)
+            .unwrap_or_else(|| panic!("no seeded user `{user}`"))
+            .clone()
+    }
+
+    /// A request to build further (headers, raw bodies, other tokens).
+    pub fn call(&self, method: Method, path: &str) -> Call {
+        Call {
+            app: self.clone(),
+            method,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// `GET path` as `user`.
+    pub async fn get(&self, path: &str, user: &str) -> Reply {
+        self.call(Method::GET, path).by(user).send().await
+    }
+
+    /// `POST path` with a JSON body as `user`.
+    pub async fn post(&self, path: &str, user: &str, body: Value) -> Reply {
+        self.call(Method::POST, path)
+            .by(user)
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// `PATCH path` with a JSON body as `user`.
+    pub async fn patch(&self, path: &str, user: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path)
+            .by(user)
+            .json(&body)
+            .send()
+            .await
+    }
+}
+
+/// A request being built; [`Call::send`] runs it through the router.
+pub struct Call {
+    app: TestApp,
+    method: Method,
+    path: String,
+    headers: Vec<(HeaderName, String)>,
+    body: Vec<u8>,
+}
+
+impl Call {
+    /// Authenticates as a seeded person.
+    pub fn by(self, user: &str) -> Call {
+        let token = self.app.token(user);
+        self.bearer(&token)
+    }
+
+    /// Authenticates with any bearer token.
+    pub fn bearer(self, token: &str) -> Call {
+        self.header(header::AUTHORIZATION, &format!("Bearer {token}"))
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: HeaderName, value: &str) -> Call {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+
+    /// Sends `If-Match: "<version>"`.
+    pub fn if_match(self, version: i64) -> Call {
+        self.header(header::IF_MATCH, &format!("\"{version}\""))
+    }
+
+    /// A JSON body with `Content-Type: application/json`.
+    pub fn json(self, body: &Value) -> Call {
+        self.header(header::CONTENT_TYPE, "application/json")
+            .raw(body.to_string())
+    }
+
+    /// Raw body bytes, with whatever content type the caller set (if any).
+    pub fn raw(mut self, body: impl Into<Vec<u8>>) -> Call {
+        self.body = body.into();
+        self
+    }
+
+    /// Runs the request through the router and reads the whole response.
+    pub async fn send(self) -> Reply {
+        let mut request = Request::builder().method(self.method).uri(&self.path);
+        for (name, value) in self.headers {
+            request = request.header(name, HeaderValue::from_str(&value).expect("header value"));
+        }
+        let request = request.body(Body::from(self.body)).expect("request");
+        let response = self
+            .app
+            .router
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .expect("read the response body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+/// A response: status, headers and the body as JSON (`null` when empty, a
+/// JSON string when it is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The parsed body.
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: StatusCode) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {:#}",
+            self.body
+        );
+        self.body
+    }
+
+    /// Asserts an RFC 9457 problem of this status naming `rule`, with every
+    /// field the API contract promises, and returns its body.
+    #[track_caller]
+    pub fn problem(&self, status: StatusCode, rule: &str) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {:#}",
+            self.body
+        );
+        assert_eq!(
+            self.headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "a problem is served as application/problem+json"
+        );
+        let body = &self.body;
+        assert_eq!(
+            body["type"],
+            format!("urn:stackflow:problem:{rule}"),
+            "{body:#}"
+        );
+        assert_eq!(body["rule"], rule, "{body:#}");
+        assert_eq!(body["status"], status.as_u16(), "{body:#}");
+        for field in ["title", "detail"] {
+            assert!(
+                body[field].as_str().is_some_and(|text| !text.is_empty()),
+                "problem without `{field}`: {body:#}"
+            );
+        }
+        body
+    }
+
+    /// Asserts a 422 validation problem and returns its `errors` as
+    /// `(field, message)` pairs.
+    #[track_caller]
+    pub fn invalid_fields(&self) -> Vec<(String, String)> {
+        let body = self.problem(StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        let errors = body["errors"].as_array().expect("422 lists `errors`");
+        assert!(!errors.is_empty(), "422 with an empty `errors`: {body:#}");
+        errors
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().expect("error field").to_owned(),
+                    e["message"].as_str().expect("error message").to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Parses an RFC 3339 time.
+pub fn at(text: &str) -> DateTime<Utc> {
+    text.parse().expect("an RFC 3339 time")
+}
+
+/// Reads a JSON timestamp.
+#[track_caller]
+pub fn time_of(value: &Value) -> DateTime<Utc> {
+    at(value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a timestamp: {value}")))
+}
