@@ -3,7 +3,7 @@
 //! One [`Store`] trait of atomic business operations — `create_change`,
 //! `act_on_change`, `add_task`… — each a single transaction that writes the
 //! business rows, the audit event and any outbox notifications together. Two
-//! implementations share one source file (`ops.rs`, compiled once per
+//! implementations share one source (the files of `ops/`, compiled once per
 //! backend), so SQLite and PostgreSQL run the same SQL and the same logic;
 //! the few dialect differences are constants of each backend module. See
 //! `docs/adr/0001-one-store-two-backends.md`.
@@ -34,10 +34,11 @@ pub enum Backend {
     Postgres,
 }
 
-/// The business operations of StackFlow's storage. Every mutating method is
-/// one transaction including its audit event and outbox rows.
+/// The business operations of StackFlow's storage, by area. Every mutating
+/// method is one transaction including its audit event and outbox rows.
+/// Callers use `Arc<dyn Store>` with `use stackflow_store::prelude::*`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: PeopleStore + CmdbStore + ChangeStore + TaskStore + Send + Sync + 'static {
     /// The backend in use.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.
@@ -46,7 +47,11 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
     /// Closes the connection pool.
     async fn close(&self);
+}
 
+/// Users, groups and API tokens.
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
     /// Creates a user.
     async fn create_user(&self, by: &Caller, user: NewUser) -> Result<User>;
     /// Edits a user.
@@ -90,7 +95,11 @@ pub trait Store: Send + Sync + 'static {
         secret: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<Actor>>;
+}
 
+/// Configuration items, relationships and standard change templates.
+#[async_trait]
+pub trait CmdbStore: Send + Sync {
     /// Creates a configuration item.
     async fn create_ci(&self, by: &Caller, ci: NewCi) -> Result<Ci>;
     /// Edits a configuration item.
@@ -110,7 +119,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_template(&self, name: &str) -> Result<Option<Template>>;
     /// Templates by name.
     async fn list_templates(&self) -> Result<Vec<Template>>;
+}
 
+/// Changes, their lifecycle, votes, audit trail and outbox.
+#[async_trait]
+pub trait ChangeStore: Send + Sync {
     /// Creates a change from a draft, allocating its number.
     async fn create_change(&self, by: &Caller, draft: ChangeDraft) -> Result<Change>;
     /// One change.
@@ -128,6 +141,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Change>;
     /// Every vote on a change, oldest first.
     async fn list_votes(&self, number: ChangeNumber) -> Result<Vec<Vote>>;
+
+    /// The audit trail of one entity, oldest first.
+    async fn audit_trail(
+        &self,
+        entity_type: &str,
+        entity_key: &str,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>>;
+    /// Notifications not yet delivered, oldest first.
+    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>>;
+}
+
+/// Implementation tasks of changes.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
     /// A change's implementation tasks in order.
     async fn list_tasks(&self, number: ChangeNumber) -> Result<Vec<Task>>;
     /// Adds an implementation task.
@@ -147,16 +175,11 @@ pub trait Store: Send + Sync + 'static {
         expected_version: Option<i64>,
         patch: TaskPatch,
     ) -> Result<Task>;
+}
 
-    /// The audit trail of one entity, oldest first.
-    async fn audit_trail(
-        &self,
-        entity_type: &str,
-        entity_key: &str,
-        page: PageRequest,
-    ) -> Result<Page<AuditEvent>>;
-    /// Notifications not yet delivered, oldest first.
-    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>>;
+/// The traits to import for calling store operations.
+pub mod prelude {
+    pub use crate::{ChangeStore, CmdbStore, PeopleStore, Store, TaskStore};
 }
 
 /// Connects to the database a URL names (`sqlite://…` or `postgres://…`)

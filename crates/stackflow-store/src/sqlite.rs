@@ -38,4 +38,10 @@ impl Repo {
     }
 }
 
-include!("ops.rs");
+include!("ops/common.rs");
+include!("ops/store.rs");
+include!("ops/people.rs");
+include!("ops/cmdb.rs");
+include!("ops/changes.rs");
+include!("ops/tasks.rs");
+include!("ops/tests.rs");

@@ -1,0 +1,352 @@
+// Configuration items, relationships and standard change templates.
+
+type CiRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Json<serde_json::Value>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+const CI_COLUMNS: &str =
+    "id, name, class, environment, criticality, owner_group, attributes, created_at, updated_at";
+
+fn ci_of(row: CiRow) -> Result<(i64, Ci)> {
+    let (
+        id,
+        name,
+        class,
+        environment,
+        criticality,
+        owner_group,
+        Json(attributes),
+        created_at,
+        updated_at,
+    ) = row;
+    Ok((
+        id,
+        Ci {
+            name,
+            class,
+            environment,
+            criticality: parse("cis.criticality", &criticality)?,
+            owner_group,
+            attributes,
+            created_at,
+            updated_at,
+        },
+    ))
+}
+
+async fn load_ci(tx: &mut Tx, name: &str) -> Result<Option<(i64, Ci)>> {
+    let row: Option<CiRow> = sqlx::query_as(sql!("SELECT {CI_COLUMNS} FROM cis WHERE name = $1"))
+        .bind(name.to_owned())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(ci_of).transpose()
+}
+
+fn check_ci(ci: &Ci) -> Result<()> {
+    check_name("name", &ci.name)?;
+    let class_ok = !ci.class.is_empty()
+        && ci.class.len() <= 64
+        && ci
+            .class
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !class_ok {
+        return Err(StoreError::invalid(
+            "class",
+            "1–64 characters of lowercase letters, digits and `_`",
+        ));
+    }
+    if ci.environment.chars().count() > 64 {
+        return Err(StoreError::invalid("environment", "at most 64 characters"));
+    }
+    if !ci.attributes.is_object() {
+        return Err(StoreError::invalid("attributes", "must be a JSON object"));
+    }
+    Ok(())
+}
+
+async fn group_exists(tx: &mut Tx, name: &str) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT id FROM groups WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
+}
+
+type RelRow = (i64, String, String, String, DateTime<Utc>);
+
+fn rel_of((id, from, to, rel_type, created_at): RelRow) -> Result<Relationship> {
+    Ok(Relationship {
+        id,
+        from,
+        to,
+        rel_type: parse("relationships.rel_type", &rel_type)?,
+        created_at,
+    })
+}
+
+#[async_trait]
+impl CmdbStore for Repo {
+    async fn create_ci(&self, by: &Caller, ci: NewCi) -> Result<Ci> {
+        require(&by.actor, Permission::ManageCmdb)?;
+        let created = Ci {
+            name: ci.name,
+            class: ci.class,
+            environment: ci.environment,
+            criticality: ci.criticality,
+            owner_group: ci.owner_group,
+            attributes: ci.attributes.unwrap_or_else(|| serde_json::json!({})),
+            created_at: by.now,
+            updated_at: by.now,
+        };
+        check_ci(&created)?;
+        let mut tx = self.begin_write().await?;
+        if let Some(group) = &created.owner_group
+            && !group_exists(&mut tx, group).await?
+        {
+            return Err(StoreError::invalid(
+                "owner_group",
+                format!("no group named `{group}`"),
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO cis (name, class, environment, criticality, owner_group, attributes, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(created.name.clone())
+        .bind(created.class.clone())
+        .bind(created.environment.clone())
+        .bind(created.criticality.as_str())
+        .bind(created.owner_group.clone())
+        .bind(Json(&created.attributes))
+        .bind(by.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| map_unique(e, || format!("CI `{}` already exists", created.name)))?;
+        audit(
+            &mut tx,
+            by,
+            ("ci", &created.name),
+            "ci.created",
+            None,
+            Some(json_of(&created)?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn update_ci(&self, by: &Caller, name: &str, patch: CiPatch) -> Result<Ci> {
+        require(&by.actor, Permission::ManageCmdb)?;
+        let mut tx = self.begin_write().await?;
+        let (id, before) = load_ci(&mut tx, name)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("CI `{name}`")))?;
+        let after = Ci {
+            class: patch.class.unwrap_or_else(|| before.class.clone()),
+            environment: patch
+                .environment
+                .unwrap_or_else(|| before.environment.clone()),
+            criticality: patch.criticality.unwrap_or(before.criticality),
+            owner_group: patch
+                .owner_group
+                .unwrap_or_else(|| before.owner_group.clone()),
+            attributes: patch
+                .attributes
+                .unwrap_or_else(|| before.attributes.clone()),
+            updated_at: by.now,
+            ..before.clone()
+        };
+        check_ci(&after)?;
+        if let Some(group) = &after.owner_group
+            && !group_exists(&mut tx, group).await?
+        {
+            return Err(StoreError::invalid(
+                "owner_group",
+                format!("no group named `{group}`"),
+            ));
+        }
+        sqlx::query(
+            "UPDATE cis SET class = $1, environment = $2, criticality = $3, owner_group = $4, attributes = $5, updated_at = $6 \
+             WHERE id = $7",
+        )
+        .bind(after.class.clone())
+        .bind(after.environment.clone())
+        .bind(after.criticality.as_str())
+        .bind(after.owner_group.clone())
+        .bind(Json(&after.attributes))
+        .bind(by.now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            by,
+            ("ci", name),
+            "ci.updated",
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn get_ci(&self, name: &str) -> Result<Option<Ci>> {
+        let mut tx = self.pool.begin().await?;
+        let ci = load_ci(&mut tx, name).await?.map(|(_, ci)| ci);
+        tx.commit().await?;
+        Ok(ci)
+    }
+
+    async fn list_cis(&self, page: PageRequest) -> Result<Page<Ci>> {
+        let rows: Vec<CiRow> = sqlx::query_as(sql!(
+            "SELECT {CI_COLUMNS} FROM cis WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(page.after.unwrap_or(0))
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(page_of(
+            rows.into_iter().map(ci_of).collect::<Result<_>>()?,
+            page.limit,
+        ))
+    }
+
+    async fn create_relationship(&self, by: &Caller, rel: NewRelationship) -> Result<Relationship> {
+        require(&by.actor, Permission::ManageCmdb)?;
+        if rel.from == rel.to {
+            return Err(StoreError::invalid("to", "a CI cannot depend on itself"));
+        }
+        let mut tx = self.begin_write().await?;
+        let from = load_ci(&mut tx, &rel.from).await?;
+        let to = load_ci(&mut tx, &rel.to).await?;
+        let mut errors = Vec::new();
+        if from.is_none() {
+            errors.push(FieldError::new(
+                "from",
+                format!("no CI named `{}`", rel.from),
+            ));
+        }
+        if to.is_none() {
+            errors.push(FieldError::new("to", format!("no CI named `{}`", rel.to)));
+        }
+        let (Some((from_id, _)), Some((to_id, _))) = (from, to) else {
+            return Err(StoreError::invalid_fields(errors));
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO relationships (from_ci, to_ci, rel_type, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(from_id)
+        .bind(to_id)
+        .bind(rel.rel_type.as_str())
+        .bind(by.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| map_unique(e, || format!("`{}` already {} `{}`", rel.from, rel.rel_type, rel.to)))?;
+        let created = Relationship {
+            id,
+            from: rel.from,
+            to: rel.to,
+            rel_type: rel.rel_type,
+            created_at: by.now,
+        };
+        audit(
+            &mut tx,
+            by,
+            ("ci", &created.from),
+            "relationship.created",
+            None,
+            Some(json_of(&created)?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn list_relationships(&self, ci: &str) -> Result<Vec<Relationship>> {
+        let rows: Vec<RelRow> = sqlx::query_as(
+            "SELECT r.id, f.name, t.name, r.rel_type, r.created_at FROM relationships r \
+             JOIN cis f ON f.id = r.from_ci JOIN cis t ON t.id = r.to_ci \
+             WHERE f.name = $1 OR t.name = $1 ORDER BY r.id LIMIT $2",
+        )
+        .bind(ci.to_owned())
+        .bind(MAX_LIST)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(rel_of).collect()
+    }
+
+    async fn create_template(&self, by: &Caller, template: Template) -> Result<Template> {
+        require(&by.actor, Permission::ManageTemplates)?;
+        check_name("name", &template.name)?;
+        let mut errors = Vec::new();
+        for (field, text) in [
+            ("title", &template.title),
+            ("implementation_plan", &template.implementation_plan),
+            ("backout_plan", &template.backout_plan),
+            ("test_plan", &template.test_plan),
+        ] {
+            if text.trim().is_empty() {
+                errors.push(FieldError::new(field, "required"));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(StoreError::invalid_fields(errors));
+        }
+        let mut tx = self.begin_write().await?;
+        if let Some(group) = &template.assignment_group
+            && !group_exists(&mut tx, group).await?
+        {
+            return Err(StoreError::invalid(
+                "assignment_group",
+                format!("no group named `{group}`"),
+            ));
+        }
+        sqlx::query("INSERT INTO templates (name, active, doc, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+            .bind(template.name.clone())
+            .bind(template.active)
+            .bind(Json(&template))
+            .bind(by.now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_unique(e, || format!("template `{}` already exists", template.name)))?;
+        audit(
+            &mut tx,
+            by,
+            ("template", &template.name),
+            "template.created",
+            None,
+            Some(json_of(&template)?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(template)
+    }
+
+    async fn get_template(&self, name: &str) -> Result<Option<Template>> {
+        let row: Option<Json<Template>> =
+            sqlx::query_scalar("SELECT doc FROM templates WHERE name = $1")
+                .bind(name.to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|Json(t)| t))
+    }
+
+    async fn list_templates(&self) -> Result<Vec<Template>> {
+        let rows: Vec<Json<Template>> =
+            sqlx::query_scalar("SELECT doc FROM templates ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|Json(t)| t).collect())
+    }
+}
