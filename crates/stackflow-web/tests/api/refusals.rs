@@ -235,3 +235,34 @@ backend_test!(
         assert_eq!(change["state"], "scheduled", "{:#}", change["approval"]);
     }
 );
+
+backend_test!(
+    deactivating_an_approver_settles_the_open_round_without_them,
+    |app| async move {
+        let number = app.normal_in_authorize().await;
+        app.approve(&number, "bob").await;
+        app.approve(&number, "carol").await;
+        // Two of four CAB members are no majority; with erin and dave
+        // deactivated, two of two are.
+        for person in ["erin", "dave"] {
+            app.call(Method::PATCH, &format!("/api/users/{person}"))
+                .by("admin")
+                .json(&json!({"active": false}))
+                .send()
+                .await
+                .expect(StatusCode::OK);
+        }
+        let change = app.change(&number).await;
+        assert_eq!(change["state"], "scheduled", "{:#}", change["approval"]);
+        let trail = app
+            .get(&format!("/api/changes/{number}/audit?limit=500"), "alice")
+            .await;
+        let actions: Vec<&str> = trail.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|e| e["action"].as_str())
+            .collect();
+        assert_eq!(actions.last(), Some(&"change.approval_reevaluated"));
+    }
+);
