@@ -1,4 +1,4 @@
-//! Liveness and readiness probes.
+//! The root document and the liveness and readiness probes.
 
 use crate::AppState;
 use crate::problem::AppError;
