@@ -4,13 +4,18 @@ use crate::approval::ApprovalRecord;
 use crate::enums::{ChangeState, ChangeType, CloseCode, ObjectivesMet};
 use crate::errors::{FieldError, Refusal};
 use crate::number::ChangeNumber;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest title accepted.
 pub const MAX_TITLE: usize = 200;
 /// Longest free text accepted (descriptions, plans, notes).
 pub const MAX_TEXT: usize = 20_000;
+/// Earliest year a planned window may be in.
+pub const MIN_YEAR: i32 = 1970;
+/// Latest year a planned window may be in (keeps date arithmetic far from
+/// the calendar's limits).
+pub const MAX_YEAR: i32 = 9999;
 /// Most CIs one change may name.
 pub const MAX_AFFECTED_CIS: usize = 500;
 
@@ -190,25 +195,26 @@ pub struct ChangePatch {
     /// New test plan.
     pub test_plan: Option<String>,
     /// New assignment group, or null to clear.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "present_or_null")]
     pub assignment_group: Option<Option<String>>,
     /// New assignee, or null to clear.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "present_or_null")]
     pub assigned_to: Option<Option<String>>,
     /// New affected CIs.
     pub affected_cis: Option<Vec<String>>,
     /// New window start, or null.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "present_or_null")]
     pub planned_start: Option<Option<DateTime<Utc>>>,
     /// New window end, or null.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "present_or_null")]
     pub planned_end: Option<Option<DateTime<Utc>>>,
     /// Optimistic concurrency: the version the client last saw (or `If-Match`).
     pub version: Option<i64>,
 }
 
-/// Distinguishes an explicit `null` (Some(None)) from an absent field (None).
-fn some<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+/// For `Option<Option<T>>` patch fields with `#[serde(default)]`: an
+/// explicit `null` is `Some(None)` (clear it), an absent field `None` (keep it).
+pub fn present_or_null<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -420,6 +426,19 @@ fn check_fields(change: &Change, errors: &mut Vec<FieldError>) {
             ));
         }
     }
+    for (field, at) in [
+        ("planned_start", change.planned_start),
+        ("planned_end", change.planned_end),
+    ] {
+        if let Some(at) = at
+            && !(MIN_YEAR..=MAX_YEAR).contains(&at.year())
+        {
+            errors.push(FieldError::new(
+                field,
+                format!("must be between the years {MIN_YEAR} and {MAX_YEAR}"),
+            ));
+        }
+    }
     if let (Some(start), Some(end)) = (change.planned_start, change.planned_end)
         && end <= start
     {
@@ -434,6 +453,35 @@ fn dedup(mut names: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     names.retain(|n| seen.insert(n.clone()));
     names
+}
+
+impl Template {
+    /// Checks a template as changes made from it will be checked, so that a
+    /// template can never produce a change that fails validation.
+    pub fn validate(&self) -> Result<(), Refusal> {
+        let mut errors = Vec::new();
+        check_title(&self.title, &mut errors);
+        for (field, text) in [
+            ("description", &self.description),
+            ("implementation_plan", &self.implementation_plan),
+            ("backout_plan", &self.backout_plan),
+            ("test_plan", &self.test_plan),
+        ] {
+            if field != "description" && text.trim().is_empty() {
+                errors.push(FieldError::new(field, "required"));
+            } else if text.chars().count() > MAX_TEXT {
+                errors.push(FieldError::new(
+                    field,
+                    format!("at most {MAX_TEXT} characters"),
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Invalid(errors))
+        }
+    }
 }
 
 impl Change {

@@ -271,7 +271,12 @@ pub fn decide(
             next.state = ChangeState::Canceled;
             next.close_code = Some(CloseCode::Canceled);
             next.cancel_reason = Some(reason);
+            // A withdrawn change owes no approval and no review: clear the
+            // clocks so no timer escalates it. The status keeps the last
+            // word on approval; the state says it was withdrawn.
             next.approval.current_stage = None;
+            next.approval.due_at = None;
+            next.pir.due_at = None;
             notifications.push(event(
                 &next,
                 "change.canceled",

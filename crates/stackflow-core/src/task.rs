@@ -4,7 +4,7 @@ use crate::change::{Change, MAX_TITLE};
 use crate::enums::{ChangeState, TaskState};
 use crate::errors::{FieldError, Refusal};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// One implementation task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -35,6 +35,8 @@ pub struct NewTask {
     pub assignee: Option<String>,
     /// Where it goes in the order; appended when absent.
     pub position: Option<i64>,
+    /// The change version the client last saw (or send `If-Match`).
+    pub version: Option<i64>,
 }
 
 /// The body of `PATCH /api/changes/{number}/tasks/{id}`.
@@ -44,18 +46,14 @@ pub struct TaskPatch {
     /// New title.
     pub title: Option<String>,
     /// New assignee, or null to unassign.
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "crate::change::present_or_null")]
     pub assignee: Option<Option<String>>,
     /// New position (reorders the others).
     pub position: Option<i64>,
     /// New state.
     pub state: Option<TaskState>,
-}
-
-fn some<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+    /// The change version the client last saw (or send `If-Match`).
+    pub version: Option<i64>,
 }
 
 /// Tasks may be planned until the change is implemented.

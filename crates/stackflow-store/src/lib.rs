@@ -83,8 +83,8 @@ pub trait PeopleStore: Send + Sync {
         username: &str,
         token: NewToken,
     ) -> Result<(TokenInfo, String)>;
-    /// A user's tokens.
-    async fn list_tokens(&self, username: &str) -> Result<Vec<TokenInfo>>;
+    /// A user's tokens (to the user themself or an admin).
+    async fn list_tokens(&self, by: &Caller, username: &str) -> Result<Vec<TokenInfo>>;
     /// One token's metadata.
     async fn get_token(&self, id: i64) -> Result<Option<TokenInfo>>;
     /// Revokes a token.

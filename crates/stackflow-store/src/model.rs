@@ -210,16 +210,10 @@ pub struct CiPatch {
     /// New criticality.
     pub criticality: Option<Criticality>,
     /// New owner group (null clears).
-    #[serde(default, deserialize_with = "some")]
+    #[serde(default, deserialize_with = "stackflow_core::change::present_or_null")]
     pub owner_group: Option<Option<String>>,
     /// New attributes (replaces them).
     pub attributes: Option<serde_json::Value>,
-}
-
-fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// "`from` depends on `to`", typed.

@@ -31,6 +31,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Path parameters; one that cannot be decoded (e.g. invalid UTF-8) names
+/// nothing here: 404.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e| AppError::not_found(format!("no such resource: {}", e.body_text())))
+    }
+}
+
 /// The authenticated caller: a bearer token that is known, not revoked,
 /// not expired, and whose user is active. Anything else is 401.
 pub struct Auth(pub Caller);

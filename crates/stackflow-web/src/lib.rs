@@ -19,6 +19,7 @@ use clock::Clock;
 use problem::AppError;
 use stackflow_store::Store;
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 /// Largest request body accepted (1 MiB); larger is 413.
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(axum::middleware::from_fn(refuse_nul_in_path))
+        .layer(CatchPanicLayer::custom(panic_problem))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -79,4 +81,22 @@ async fn refuse_nul_in_path(
         return AppError::not_found("no such resource").into_response();
     }
     next.run(request).await
+}
+
+/// A panic in a handler is a bug: log it once and answer with a problem, so
+/// the client gets a response and the server keeps serving.
+fn panic_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "handler panicked");
+    AppError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "an internal error occurred; it has been logged",
+    )
+    .into_response()
 }

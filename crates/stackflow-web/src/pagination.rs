@@ -63,6 +63,17 @@ pub struct ListResponse<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> ListResponse<T> {
+    /// A list that is always returned whole (it is small by nature: a
+    /// change's tasks, a user's tokens), in the same shape as paged lists.
+    pub fn complete(items: Vec<T>) -> Self {
+        ListResponse {
+            items,
+            next_cursor: None,
+        }
+    }
+}
+
 impl<T> From<Page<T>> for ListResponse<T> {
     fn from(page: Page<T>) -> Self {
         ListResponse {

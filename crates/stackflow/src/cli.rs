@@ -155,18 +155,34 @@ async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// Hides a password in a database URL before it is printed.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+/// Hides a password in a database URL — in the user info or as a
+/// `password=` query parameter — before it is printed.
+pub fn redact(url: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let mut redacted = match (base.find("://"), base.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match base[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &base[..scheme + 3], &base[at..]),
+            None => base.to_owned(),
+        },
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<&str> = query
+            .split('&')
+            .map(|pair| {
+                if pair.starts_with("password=") {
+                    "password=***"
+                } else {
+                    pair
+                }
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&pairs.join("&"));
     }
+    redacted
 }
 
 /// Runs a parsed command line.
@@ -176,10 +192,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => None,
     };
     let mut database_url = cli.database_url.clone();
-    if matches!(cli.command, Command::Demo(_))
-        && database_url.is_none()
-        && env("STACKFLOW_DATABASE_URL").is_none()
-    {
+    if matches!(cli.command, Command::Demo(_)) && database_url.is_none() {
+        // The demo never touches the configured database: only `--db` or
+        // its own file.
         database_url = Some(demo::DEFAULT_DEMO_DATABASE.to_owned());
     }
     let config = Config::load(
@@ -325,7 +340,7 @@ async fn token(store: &Arc<dyn Store>, command: TokenCommand) -> anyhow::Result<
             println!("{secret}");
         }
         TokenCommand::List { username } => {
-            for token in store.list_tokens(&username).await? {
+            for token in store.list_tokens(&cli_caller(), &username).await? {
                 let status = match (token.revoked_at, token.expires_at) {
                     (Some(_), _) => "revoked".to_owned(),
                     (None, Some(expiry)) if expiry <= Utc::now() => "expired".to_owned(),
@@ -365,5 +380,9 @@ mod tests {
             "postgres://postgres@127.0.0.1/test"
         );
         assert_eq!(redact("sqlite://stackflow.db"), "sqlite://stackflow.db");
+        assert_eq!(
+            redact("postgres://app@db/stackflow?sslmode=require&password=s3cret"),
+            "postgres://app@db/stackflow?sslmode=require&password=***"
+        );
     }
 }

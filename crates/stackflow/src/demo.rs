@@ -5,13 +5,15 @@
 
 use crate::config::Config;
 use crate::serve;
-use anyhow::Context;
+use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, Timelike, Utc};
 use stackflow_core::{
     Action, Actor, ChangeDraft, ChangeNumber, ChangeType, Channel, CloseCode, Criticality,
     Decision, GroupKind, ObjectivesMet, RelationshipType, Role, Template,
 };
-use stackflow_store::{Caller, NewCi, NewGroup, NewRelationship, NewToken, NewUser, Store};
+use stackflow_store::{
+    Caller, NewCi, NewGroup, NewRelationship, NewToken, NewUser, PageRequest, Store,
+};
 use std::sync::Arc;
 
 /// The demo's database unless one is configured.
@@ -81,9 +83,24 @@ const RELATIONSHIPS: &[(&str, &str, RelationshipType)] = &[
     ),
 ];
 
-/// Seeds a fresh demo database and serves it.
+/// Who the demo's seeding is audited as; its mark on a demo database.
+const SEEDER: &str = "demo-seed";
+
+/// Seeds a fresh demo database and serves it. An existing SQLite demo file
+/// is replaced; any other non-empty database is refused, never reset.
 pub async fn run(config: &Config) -> anyhow::Result<()> {
-    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
+    let url = &config.database_url;
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && std::path::Path::new(path).exists()
+    {
+        let existing = stackflow_store::connect(url).await?;
+        let is_demo = seeded_by_demo(&existing).await;
+        existing.close().await;
+        if !is_demo {
+            bail!(
+                "{path} is not a StackFlow demo database; refusing to reset it (pass --db with a new file)"
+            );
+        }
         for suffix in ["", "-wal", "-shm"] {
             let file = format!("{path}{suffix}");
             if std::path::Path::new(&file).exists() {
@@ -92,13 +109,48 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             }
         }
     }
-    let store = stackflow_store::connect(&config.database_url).await?;
+    let store = stackflow_store::connect(url).await?;
     store.migrate().await?;
+    let empty = store
+        .list_users(PageRequest {
+            limit: 1,
+            after: None,
+        })
+        .await?
+        .items
+        .is_empty();
+    if !empty {
+        bail!(
+            "{} already has users; the demo seeds only an empty database",
+            crate::cli::redact(url)
+        );
+    }
     let tokens = seed(&store, Utc::now())
         .await
         .context("seeding the demo organisation")?;
     let listen = config.listen;
     serve::serve(store, listen, move |bound| print_welcome(bound, &tokens)).await
+}
+
+/// Whether the demo seeded this database: its `admin` was created by the
+/// demo seeder. Anything unreadable is not a demo database.
+async fn seeded_by_demo(store: &Arc<dyn Store>) -> bool {
+    store
+        .audit_trail(
+            "user",
+            "admin",
+            PageRequest {
+                limit: 1,
+                after: None,
+            },
+        )
+        .await
+        .is_ok_and(|trail| {
+            trail
+                .items
+                .first()
+                .is_some_and(|event| event.actor == SEEDER)
+        })
 }
 
 fn print_welcome(bound: std::net::SocketAddr, tokens: &[(String, String)]) {
@@ -135,7 +187,7 @@ pub async fn seed(
     store: &Arc<dyn Store>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let admin = caller("demo-seed", Role::Admin, now);
+    let admin = caller(SEEDER, Role::Admin, now);
     let mut tokens = Vec::new();
     for (username, role, display_name) in PEOPLE {
         store

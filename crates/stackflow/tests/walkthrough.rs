@@ -238,3 +238,35 @@ fn bootstrap_commands_create_people_and_print_only_the_token() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown users: nobody"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn demo_refuses_to_reset_a_database_it_did_not_create() {
+    let dir = temp_dir("demo-refusal");
+    let db = format!("sqlite://{}", dir.join("prod.db").display());
+    let out = stackflow(
+        &db,
+        &[
+            "user",
+            "add",
+            "realadmin",
+            "--email",
+            "ra@example.com",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(out.status.success());
+    let out = Command::new(BINARY)
+        .args(["demo", "--listen", "127.0.0.1:0", "--db", &db])
+        .output()
+        .expect("run stackflow demo");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a StackFlow demo database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let users = stackflow(&db, &["user", "list"]);
+    assert!(String::from_utf8_lossy(&users.stdout).starts_with("realadmin\t"));
+    let _ = std::fs::remove_dir_all(dir);
+}

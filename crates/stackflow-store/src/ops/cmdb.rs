@@ -41,11 +41,14 @@ fn ci_of(row: CiRow) -> Result<(i64, Ci)> {
     ))
 }
 
-async fn load_ci(tx: &mut Tx, name: &str) -> Result<Option<(i64, Ci)>> {
-    let row: Option<CiRow> = sqlx::query_as(sql!("SELECT {CI_COLUMNS} FROM cis WHERE name = $1"))
-        .bind(name.to_owned())
-        .fetch_optional(&mut **tx)
-        .await?;
+/// A CI; `lock` holds its row until commit, so concurrent edits serialise.
+async fn load_ci(tx: &mut Tx, name: &str, lock: bool) -> Result<Option<(i64, Ci)>> {
+    let lock = if lock { FOR_UPDATE } else { "" };
+    let row: Option<CiRow> =
+        sqlx::query_as(sql!("SELECT {CI_COLUMNS} FROM cis WHERE name = $1{lock}"))
+            .bind(name.to_owned())
+            .fetch_optional(&mut **tx)
+            .await?;
     row.map(ci_of).transpose()
 }
 
@@ -148,7 +151,7 @@ impl CmdbStore for Repo {
     async fn update_ci(&self, by: &Caller, name: &str, patch: CiPatch) -> Result<Ci> {
         require(&by.actor, Permission::ManageCmdb)?;
         let mut tx = self.begin_write().await?;
-        let (id, before) = load_ci(&mut tx, name)
+        let (id, before) = load_ci(&mut tx, name, true)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("CI `{name}`")))?;
         let after = Ci {
@@ -203,7 +206,7 @@ impl CmdbStore for Repo {
 
     async fn get_ci(&self, name: &str) -> Result<Option<Ci>> {
         let mut tx = self.pool.begin().await?;
-        let ci = load_ci(&mut tx, name).await?.map(|(_, ci)| ci);
+        let ci = load_ci(&mut tx, name, false).await?.map(|(_, ci)| ci);
         tx.commit().await?;
         Ok(ci)
     }
@@ -228,8 +231,8 @@ impl CmdbStore for Repo {
             return Err(StoreError::invalid("to", "a CI cannot depend on itself"));
         }
         let mut tx = self.begin_write().await?;
-        let from = load_ci(&mut tx, &rel.from).await?;
-        let to = load_ci(&mut tx, &rel.to).await?;
+        let from = load_ci(&mut tx, &rel.from, false).await?;
+        let to = load_ci(&mut tx, &rel.to, false).await?;
         let mut errors = Vec::new();
         if from.is_none() {
             errors.push(FieldError::new(
@@ -289,20 +292,7 @@ impl CmdbStore for Repo {
     async fn create_template(&self, by: &Caller, template: Template) -> Result<Template> {
         require(&by.actor, Permission::ManageTemplates)?;
         check_name("name", &template.name)?;
-        let mut errors = Vec::new();
-        for (field, text) in [
-            ("title", &template.title),
-            ("implementation_plan", &template.implementation_plan),
-            ("backout_plan", &template.backout_plan),
-            ("test_plan", &template.test_plan),
-        ] {
-            if text.trim().is_empty() {
-                errors.push(FieldError::new(field, "required"));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(StoreError::invalid_fields(errors));
-        }
+        template.validate()?;
         let mut tx = self.begin_write().await?;
         if let Some(group) = &template.assignment_group
             && !group_exists(&mut tx, group).await?

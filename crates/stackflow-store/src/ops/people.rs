@@ -105,12 +105,16 @@ async fn group_members(tx: &mut Tx, group_id: i64) -> Result<Vec<String>> {
     .await?)
 }
 
-async fn load_group(tx: &mut Tx, name: &str) -> Result<Option<(i64, Group)>> {
-    let row: Option<(i64, String, String, String)> =
-        sqlx::query_as("SELECT id, name, kind, description FROM groups WHERE name = $1")
-            .bind(name.to_owned())
-            .fetch_optional(&mut **tx)
-            .await?;
+/// A group with its members; `lock` holds its row until commit, so two
+/// replacements of its members run one after the other.
+async fn load_group(tx: &mut Tx, name: &str, lock: bool) -> Result<Option<(i64, Group)>> {
+    let row: Option<(i64, String, String, String)> = sqlx::query_as(sql!(
+        "SELECT id, name, kind, description FROM groups WHERE name = $1{}",
+        if lock { FOR_UPDATE } else { "" }
+    ))
+    .bind(name.to_owned())
+    .fetch_optional(&mut **tx)
+    .await?;
     let Some((id, name, kind, description)) = row else {
         return Ok(None);
     };
@@ -324,7 +328,7 @@ impl PeopleStore for Repo {
         .await
         .map_err(|e| map_unique(e, || format!("group `{}` already exists", group.name)))?;
         replace_members(&mut tx, id, &member_ids).await?;
-        let (_, created) = load_group(&mut tx, &group.name)
+        let (_, created) = load_group(&mut tx, &group.name, false)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{}`", group.name)))?;
         audit(
@@ -348,13 +352,13 @@ impl PeopleStore for Repo {
     ) -> Result<Group> {
         require(&by.actor, Permission::ManagePeople)?;
         let mut tx = self.begin_write().await?;
-        let (id, before) = load_group(&mut tx, name)
+        let (id, before) = load_group(&mut tx, name, true)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
         let member_ids = user_ids(&mut tx, "members", &members).await?;
         replace_members(&mut tx, id, &member_ids).await?;
         reevaluate_open_changes(&mut tx, by).await?;
-        let (_, after) = load_group(&mut tx, name)
+        let (_, after) = load_group(&mut tx, name, false)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
         audit(
@@ -372,7 +376,7 @@ impl PeopleStore for Repo {
 
     async fn get_group(&self, name: &str) -> Result<Option<Group>> {
         let mut tx = self.pool.begin().await?;
-        let group = load_group(&mut tx, name).await?.map(|(_, g)| g);
+        let group = load_group(&mut tx, name, false).await?.map(|(_, g)| g);
         tx.commit().await?;
         Ok(group)
     }
@@ -387,7 +391,7 @@ impl PeopleStore for Repo {
                 .await?;
         let mut groups = Vec::with_capacity(rows.len());
         for (id, name) in rows {
-            if let Some((_, group)) = load_group(&mut tx, &name).await? {
+            if let Some((_, group)) = load_group(&mut tx, &name, false).await? {
                 groups.push((id, group));
             }
         }
@@ -453,7 +457,8 @@ impl PeopleStore for Repo {
         Ok((info, secret))
     }
 
-    async fn list_tokens(&self, username: &str) -> Result<Vec<TokenInfo>> {
+    async fn list_tokens(&self, by: &Caller, username: &str) -> Result<Vec<TokenInfo>> {
+        require_self_or_admin(by, username)?;
         let rows: Vec<TokenRow> = sqlx::query_as(sql!(
             "SELECT {TOKEN_COLUMNS} WHERE u.username = $1 ORDER BY t.id"
         ))
@@ -473,12 +478,17 @@ impl PeopleStore for Repo {
 
     async fn revoke_token(&self, by: &Caller, id: i64) -> Result<TokenInfo> {
         let mut tx = self.begin_write().await?;
-        let row: Option<TokenRow> = sqlx::query_as(sql!("SELECT {TOKEN_COLUMNS} WHERE t.id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let before = token_of(row.ok_or_else(|| StoreError::NotFound(format!("token {id}")))?);
-        require_self_or_admin(by, &before.username)?;
+        let row: Option<TokenRow> =
+            sqlx::query_as(sql!("SELECT {TOKEN_COLUMNS} WHERE t.id = $1{FOR_UPDATE}"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        // Someone else's token is "not found" to a non-admin: ids are
+        // sequential, and a 403 would tell them it exists.
+        let before = row
+            .map(token_of)
+            .filter(|t| require_self_or_admin(by, &t.username).is_ok())
+            .ok_or_else(|| StoreError::NotFound(format!("token {id}")))?;
         if before.revoked_at.is_some() {
             return Ok(before);
         }

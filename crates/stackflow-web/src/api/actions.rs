@@ -3,10 +3,10 @@
 
 use super::changes::etag;
 use crate::AppState;
-use crate::extract::{ApiJson, Auth, IfMatch, OptionalJson, change_number};
+use crate::extract::{ApiJson, ApiPath, Auth, IfMatch, OptionalJson, change_number};
 use crate::problem::{ApiResult, Problem};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
 use stackflow_core::{Action, Change, CloseCode, Decision, ObjectivesMet};
@@ -94,7 +94,7 @@ async fn act(
 async fn submit(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     if_match: IfMatch,
     OptionalJson(body): OptionalJson<VersionBody>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
@@ -110,7 +110,7 @@ async fn submit(
 async fn approve(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     if_match: IfMatch,
     ApiJson(body): ApiJson<ApproveBody>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
@@ -129,7 +129,7 @@ async fn approve(
 async fn implement(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     if_match: IfMatch,
     OptionalJson(body): OptionalJson<VersionBody>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
@@ -145,7 +145,7 @@ async fn implement(
 async fn complete(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     if_match: IfMatch,
     OptionalJson(body): OptionalJson<VersionBody>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
@@ -160,7 +160,7 @@ async fn complete(
 async fn review(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     if_match: IfMatch,
     ApiJson(body): ApiJson<ReviewBody>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
@@ -180,7 +180,7 @@ async fn review(
 async fn cancel(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     if_match: IfMatch,
     ApiJson(body): ApiJson<CancelBody>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {

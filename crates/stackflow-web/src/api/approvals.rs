@@ -2,10 +2,10 @@
 
 use super::changes::load;
 use crate::AppState;
-use crate::extract::Auth;
+use crate::extract::{ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use stackflow_core::approval::{ApprovalView, summarize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -21,7 +21,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn get_approvals(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<ApprovalView>> {
     let change = load(&state, &number).await?;
     let votes = state.store.list_votes(change.number).await?;

@@ -1,11 +1,11 @@
 //! `GET /api/changes/{number}/audit`: the change's audit trail.
 
 use crate::AppState;
-use crate::extract::{ApiQuery, Auth, change_number};
+use crate::extract::{ApiPath, ApiQuery, Auth, change_number};
 use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use stackflow_store::AuditEvent;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -21,7 +21,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 async fn change_audit(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<AuditEvent>>> {
     let number = change_number(&number)?;

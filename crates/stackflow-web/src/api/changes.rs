@@ -1,14 +1,15 @@
 //! `/api/changes`: create, list, read and edit change requests.
 
 use crate::AppState;
-use crate::extract::{ApiJson, ApiQuery, Auth, IfMatch, change_number};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IfMatch, change_number};
 use crate::pagination::{ListResponse, PageParams};
-use crate::problem::{ApiResult, Problem};
+use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
+use stackflow_core::change::{MAX_YEAR, MIN_YEAR};
 use stackflow_core::{Action, Change, ChangeDraft, ChangePatch, ChangeState, ChangeType};
 use stackflow_store::ChangeFilter;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -71,6 +72,14 @@ async fn list_changes(
     Auth(_caller): Auth,
     ApiQuery(params): ApiQuery<ChangeListParams>,
 ) -> ApiResult<Json<ListResponse<Change>>> {
+    if let Some(day) = params.cab_date
+        && !(MIN_YEAR..=MAX_YEAR).contains(&day.year())
+    {
+        return Err(AppError::bad_request(
+            "bad_query",
+            format!("cab_date must be between the years {MIN_YEAR} and {MAX_YEAR}"),
+        ));
+    }
     let page = PageParams {
         limit: params.limit,
         cursor: params.cursor,
@@ -95,7 +104,7 @@ async fn list_changes(
 async fn get_change(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
     let change = load(&state, &number).await?;
     let mut headers = HeaderMap::new();
@@ -111,7 +120,7 @@ async fn get_change(
 async fn edit_change(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     if_match: IfMatch,
     ApiJson(patch): ApiJson<ChangePatch>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
@@ -140,7 +149,7 @@ struct RiskResponse {
 async fn get_risk(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<RiskResponse>> {
     let change = load(&state, &number).await?;
     Ok(Json(RiskResponse {

@@ -2,13 +2,12 @@
 //! dependencies.
 
 use crate::AppState;
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
 use stackflow_store::{Ci, CiPatch, NewCi, NewRelationship, Relationship};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -52,7 +51,7 @@ async fn create_ci(
 async fn get_ci(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Ci>> {
     state
         .store
@@ -69,34 +68,27 @@ async fn get_ci(
 async fn update_ci(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(patch): ApiJson<CiPatch>,
 ) -> ApiResult<Json<Ci>> {
     Ok(Json(state.store.update_ci(&caller, &name, patch).await?))
 }
 
-/// The relationships of one CI.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct RelationshipList {
-    /// Relationships where the CI is `from` (it depends on `to`) or `to`.
-    items: Vec<Relationship>,
-}
-
 /// Lists the relationships in which a CI takes part, in both directions.
 #[utoipa::path(get, path = "/api/cis/{name}/relationships", tag = "cmdb",
     params(("name" = String, Path, description = "CI name")),
-    responses((status = 200, body = RelationshipList), (status = 404, body = Problem)))]
+    responses((status = 200, body = ListResponse<Relationship>), (status = 404, body = Problem)))]
 async fn ci_relationships(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(name): Path<String>,
-) -> ApiResult<Json<RelationshipList>> {
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<ListResponse<Relationship>>> {
     if state.store.get_ci(&name).await?.is_none() {
         return Err(AppError::not_found(format!("CI `{name}` not found")));
     }
-    Ok(Json(RelationshipList {
-        items: state.store.list_relationships(&name).await?,
-    }))
+    Ok(Json(ListResponse::complete(
+        state.store.list_relationships(&name).await?,
+    )))
 }
 
 /// Records that `from` depends on `to`.

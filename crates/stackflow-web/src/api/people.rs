@@ -1,11 +1,11 @@
 //! `/api/users`, `/api/groups`, `/api/tokens`, `/api/me`: people and access.
 
 use crate::AppState;
-use crate::extract::{ApiJson, ApiQuery, Auth, OptionalJson};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use stackflow_core::Actor;
@@ -64,7 +64,7 @@ async fn create_user(
 async fn get_user(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
 ) -> ApiResult<Json<User>> {
     state
         .store
@@ -81,7 +81,7 @@ async fn get_user(
 async fn update_user(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> ApiResult<Json<User>> {
     Ok(Json(
@@ -123,7 +123,7 @@ async fn create_group(
 async fn get_group(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Group>> {
     state
         .store
@@ -149,7 +149,7 @@ struct Members {
 async fn set_members(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(body): ApiJson<Members>,
 ) -> ApiResult<Json<Group>> {
     Ok(Json(
@@ -160,31 +160,17 @@ async fn set_members(
     ))
 }
 
-/// A user's tokens (never their secrets).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct TokenList {
-    items: Vec<TokenInfo>,
-}
-
 /// Lists a user's tokens (the user themself, or an admin).
 #[utoipa::path(get, path = "/api/users/{username}/tokens", tag = "people",
     params(("username" = String, Path, description = "Username")),
-    responses((status = 200, body = TokenList), (status = 403, body = Problem)))]
+    responses((status = 200, body = ListResponse<TokenInfo>), (status = 403, body = Problem)))]
 async fn list_tokens(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(username): Path<String>,
-) -> ApiResult<Json<TokenList>> {
-    if caller.actor.username != username && caller.actor.role != stackflow_core::Role::Admin {
-        return Err(stackflow_core::Refusal::forbidden(
-            "tokens_of_others",
-            "only admins may see other people's tokens",
-        )
-        .into());
-    }
-    Ok(Json(TokenList {
-        items: state.store.list_tokens(&username).await?,
-    }))
+    ApiPath(username): ApiPath<String>,
+) -> ApiResult<Json<ListResponse<TokenInfo>>> {
+    let tokens = state.store.list_tokens(&caller, &username).await?;
+    Ok(Json(ListResponse::complete(tokens)))
 }
 
 /// A new token: its metadata and the secret, shown this once.
@@ -204,7 +190,7 @@ struct CreatedToken {
 async fn create_token(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
     OptionalJson(token): OptionalJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let (info, token) = state.store.create_token(&caller, &username, token).await?;
@@ -218,7 +204,7 @@ async fn create_token(
 async fn revoke_token(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TokenInfo>> {
     let id: i64 = id
         .parse()

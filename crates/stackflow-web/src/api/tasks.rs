@@ -1,12 +1,12 @@
 //! `/api/changes/{number}/tasks`: implementation tasks of a change.
 
 use crate::AppState;
-use crate::extract::{ApiJson, Auth, IfMatch, change_number};
+use crate::extract::{ApiJson, ApiPath, Auth, IfMatch, change_number};
+use crate::pagination::ListResponse;
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
 use stackflow_core::task::{NewTask, Task, TaskPatch};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -16,26 +16,19 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(update_task))
 }
 
-/// A change's tasks in order.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct TaskList {
-    /// The tasks, by position.
-    items: Vec<Task>,
-}
-
 /// Lists a change's implementation tasks in order.
 #[utoipa::path(get, path = "/api/changes/{number}/tasks", tag = "changes",
     params(("number" = String, Path, description = "Change number")),
-    responses((status = 200, body = TaskList), (status = 404, body = Problem)))]
+    responses((status = 200, body = ListResponse<Task>), (status = 404, body = Problem)))]
 async fn list_tasks(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(number): Path<String>,
-) -> ApiResult<Json<TaskList>> {
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Json<ListResponse<Task>>> {
     let number = change_number(&number)?;
-    Ok(Json(TaskList {
-        items: state.store.list_tasks(number).await?,
-    }))
+    Ok(Json(ListResponse::complete(
+        state.store.list_tasks(number).await?,
+    )))
 }
 
 /// Adds a task (appended unless `position` is given). Allowed to the
@@ -46,14 +39,15 @@ async fn list_tasks(
 async fn add_task(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path(number): Path<String>,
+    ApiPath(number): ApiPath<String>,
     if_match: IfMatch,
     ApiJson(task): ApiJson<NewTask>,
 ) -> ApiResult<(StatusCode, Json<Task>)> {
     let number = change_number(&number)?;
+    let expected = if_match.or_body(task.version)?;
     let task = state
         .store
-        .add_task(&caller, number, if_match.0, task)
+        .add_task(&caller, number, expected, task)
         .await?;
     Ok((StatusCode::CREATED, Json(task)))
 }
@@ -66,7 +60,7 @@ async fn add_task(
 async fn update_task(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    Path((number, id)): Path<(String, String)>,
+    ApiPath((number, id)): ApiPath<(String, String)>,
     if_match: IfMatch,
     ApiJson(patch): ApiJson<TaskPatch>,
 ) -> ApiResult<Json<Task>> {
@@ -77,7 +71,7 @@ async fn update_task(
     Ok(Json(
         state
             .store
-            .update_task(&caller, number, id, if_match.0, patch)
+            .update_task(&caller, number, id, if_match.or_body(patch.version)?, patch)
             .await?,
     ))
 }

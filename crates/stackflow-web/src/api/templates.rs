@@ -1,12 +1,13 @@
 //! `/api/templates`: standard change templates.
 
 use crate::AppState;
-use crate::extract::{ApiJson, Auth};
+use crate::extract::{ApiJson, ApiPath, Auth};
+use crate::pagination::ListResponse;
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use stackflow_core::Template;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -32,21 +33,15 @@ struct NewTemplate {
     active: Option<bool>,
 }
 
-/// All templates.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct TemplateList {
-    items: Vec<Template>,
-}
-
 /// Lists the standard change templates.
-#[utoipa::path(get, path = "/api/templates", tag = "templates", responses((status = 200, body = TemplateList)))]
+#[utoipa::path(get, path = "/api/templates", tag = "templates", responses((status = 200, body = ListResponse<Template>)))]
 async fn list_templates(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-) -> ApiResult<Json<TemplateList>> {
-    Ok(Json(TemplateList {
-        items: state.store.list_templates().await?,
-    }))
+) -> ApiResult<Json<ListResponse<Template>>> {
+    Ok(Json(ListResponse::complete(
+        state.store.list_templates().await?,
+    )))
 }
 
 /// Creates a standard change template (admins and change managers).
@@ -80,7 +75,7 @@ async fn create_template(
 async fn get_template(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<Template>> {
     state
         .store
