@@ -83,6 +83,9 @@ wire_enum!(
 );
 
 impl ChangeState {
+    /// The states in which a change may have an approval stage open.
+    pub const AWAITING_APPROVAL: [ChangeState; 2] = [ChangeState::Assess, ChangeState::Authorize];
+
     /// True once a change can no longer move.
     pub fn is_terminal(self) -> bool {
         matches!(self, ChangeState::Closed | ChangeState::Canceled)

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod number;
 pub mod permissions;
 pub mod task;
+pub mod validate;
 
 pub use approval::{ApprovalPlan, ApprovalRecord, Lane, LaneRule, Stage, StageOutcome, Vote};
 pub use change::Template;

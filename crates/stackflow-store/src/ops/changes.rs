@@ -182,9 +182,12 @@ async fn persist_transition(
 /// every open approval stage that the votes already cast now decide, in the
 /// same transaction as the change of approvers.
 async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
+    let [first, second] = ChangeState::AWAITING_APPROVAL;
     let open: Vec<(i64, Json<Change>)> = sqlx::query_as(sql!(
-        "SELECT id, doc FROM changes WHERE state IN ('assess', 'authorize') ORDER BY id{FOR_UPDATE}"
+        "SELECT id, doc FROM changes WHERE state IN ($1, $2) ORDER BY id{FOR_UPDATE}"
     ))
+    .bind(first.as_str())
+    .bind(second.as_str())
     .fetch_all(&mut **tx)
     .await?;
     if open.is_empty() {

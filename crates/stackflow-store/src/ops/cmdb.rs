@@ -52,29 +52,6 @@ async fn load_ci(tx: &mut Tx, name: &str, lock: bool) -> Result<Option<(i64, Ci)
     row.map(ci_of).transpose()
 }
 
-fn check_ci(ci: &Ci) -> Result<()> {
-    check_name("name", &ci.name)?;
-    let class_ok = !ci.class.is_empty()
-        && ci.class.len() <= 64
-        && ci
-            .class
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !class_ok {
-        return Err(StoreError::invalid(
-            "class",
-            "1–64 characters of lowercase letters, digits and `_`",
-        ));
-    }
-    if ci.environment.chars().count() > 64 {
-        return Err(StoreError::invalid("environment", "at most 64 characters"));
-    }
-    if !ci.attributes.is_object() {
-        return Err(StoreError::invalid("attributes", "must be a JSON object"));
-    }
-    Ok(())
-}
-
 async fn group_exists(tx: &mut Tx, name: &str) -> Result<bool> {
     Ok(
         sqlx::query_scalar::<_, i64>("SELECT id FROM groups WHERE name = $1")
@@ -83,6 +60,20 @@ async fn group_exists(tx: &mut Tx, name: &str) -> Result<bool> {
             .await?
             .is_some(),
     )
+}
+
+/// A CI's own fields; references (the owner group) are checked against
+/// the database by the caller.
+fn check_ci(ci: &Ci) -> Result<()> {
+    validate::name("name", &ci.name)?;
+    validate::ci_class(&ci.class)?;
+    if ci.environment.chars().count() > 64 {
+        return Err(StoreError::invalid("environment", "at most 64 characters"));
+    }
+    if !ci.attributes.is_object() {
+        return Err(StoreError::invalid("attributes", "must be a JSON object"));
+    }
+    Ok(())
 }
 
 type RelRow = (i64, String, String, String, DateTime<Utc>);
@@ -291,7 +282,7 @@ impl CmdbStore for Repo {
 
     async fn create_template(&self, by: &Caller, template: Template) -> Result<Template> {
         require(&by.actor, Permission::ManageTemplates)?;
-        check_name("name", &template.name)?;
+        validate::name("name", &template.name)?;
         template.validate()?;
         let mut tx = self.begin_write().await?;
         if let Some(group) = &template.assignment_group

@@ -16,9 +16,10 @@ use stackflow_core::task::{
     NewTask, Task, TaskPatch, check_position, check_task_addable, check_task_title,
     check_task_transition,
 };
+use stackflow_core::validate;
 use stackflow_core::{
-    Action, Actor, Change, ChangeDraft, ChangeNumber, Context, Directory, FieldError, GroupInfo,
-    Notification, Refusal, Role, TaskState, Template, Transition, Vote, decide,
+    Action, Actor, Change, ChangeDraft, ChangeNumber, ChangeState, Context, Directory, FieldError,
+    GroupInfo, Notification, Refusal, Role, TaskState, Template, Transition, Vote, decide,
     lifecycle::{may_manage_tasks, reevaluate},
 };
 

@@ -18,54 +18,6 @@ fn user_of(row: UserRow) -> Result<(i64, User)> {
     ))
 }
 
-fn check_username(username: &str) -> Result<()> {
-    let ok = !username.is_empty()
-        && username.len() <= 64
-        && username
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && username.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::invalid(
-            "username",
-            "1–64 characters: lowercase letters, digits, `.`, `_` or `-`, starting with a letter or digit",
-        ))
-    }
-}
-
-fn check_email(email: &str) -> Result<()> {
-    let valid = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.chars().any(char::is_whitespace);
-    if valid {
-        Ok(())
-    } else {
-        Err(StoreError::invalid("email", "not an email address"))
-    }
-}
-
-fn check_name(field: &str, name: &str) -> Result<()> {
-    if name.trim().is_empty() || name.trim() != name {
-        Err(StoreError::invalid(
-            field,
-            "required, without leading or trailing spaces",
-        ))
-    } else if name.chars().count() > 200 {
-        Err(StoreError::invalid(field, "at most 200 characters"))
-    } else if name.chars().any(|c| c.is_control() || c == '/') {
-        Err(StoreError::invalid(
-            field,
-            "may not contain `/` or control characters",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 async fn user_id(tx: &mut Tx, username: &str) -> Result<Option<i64>> {
     Ok(
         sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE username = $1")
@@ -210,8 +162,8 @@ fn require_self_or_admin(by: &Caller, username: &str) -> Result<()> {
 impl PeopleStore for Repo {
     async fn create_user(&self, by: &Caller, user: NewUser) -> Result<User> {
         require(&by.actor, Permission::ManagePeople)?;
-        check_username(&user.username)?;
-        check_email(&user.email)?;
+        validate::username(&user.username)?;
+        validate::email(&user.email)?;
         let mut tx = self.begin_write().await?;
         let row: UserRow = sqlx::query_as(sql!(
             "INSERT INTO users (username, email, display_name, role, active, created_at) \
@@ -243,7 +195,7 @@ impl PeopleStore for Repo {
     async fn update_user(&self, by: &Caller, username: &str, patch: UserPatch) -> Result<User> {
         require(&by.actor, Permission::ManagePeople)?;
         if let Some(email) = &patch.email {
-            check_email(email)?;
+            validate::email(email)?;
         }
         let mut tx = self.begin_write().await?;
         let row: Option<UserRow> = sqlx::query_as(sql!(
@@ -314,7 +266,7 @@ impl PeopleStore for Repo {
 
     async fn create_group(&self, by: &Caller, group: NewGroup) -> Result<Group> {
         require(&by.actor, Permission::ManagePeople)?;
-        check_name("name", &group.name)?;
+        validate::name("name", &group.name)?;
         let mut tx = self.begin_write().await?;
         let member_ids = user_ids(&mut tx, "members", &group.members).await?;
         let id: i64 = sqlx::query_scalar(
