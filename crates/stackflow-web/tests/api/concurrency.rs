@@ -1,6 +1,7 @@
 //! Truly parallel requests (each in its own task on a clone of the router):
 //! votes never lose each other, stale writes lose cleanly, numbers and task
-//! positions never collide.
+//! positions never collide, and simultaneous edits of a group or a CI are
+//! applied one after the other, never merged or lost.
 
 use crate::fixtures::*;
 use crate::support::*;
@@ -256,5 +257,121 @@ backend_test!(
             .filter(|v| v["voter"] == "bob")
             .count();
         assert_eq!(bobs, 1);
+    }
+);
+
+/// How many times each race below is run: every round is one chance for the
+/// two writers to interleave, and one lucky ordering proves little.
+const ROUNDS: usize = 10;
+
+/// A second admin, created through the API; returns their token.
+async fn second_admin(app: &TestApp) -> String {
+    app.post(
+        "/api/users",
+        "admin",
+        json!({"username": "root", "email": "root@example.com", "role": "admin"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let created = app
+        .post("/api/users/root/tokens", "admin", json!({"name": "race"}))
+        .await
+        .expect(StatusCode::CREATED);
+    created["token"].as_str().expect("the secret").to_owned()
+}
+
+/// The members of a group, as the API lists them.
+async fn members_of(app: &TestApp, group: &str) -> Vec<String> {
+    let group = app
+        .get(&format!("/api/groups/{group}"), "admin")
+        .await
+        .expect(StatusCode::OK);
+    group["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m.as_str().expect("a username").to_owned())
+        .collect()
+}
+
+backend_test!(
+    simultaneous_member_replacements_leave_one_list_never_their_union,
+    |app| async move {
+        const LISTS: [[&str; 2]; 2] = [["bob", "carol"], ["dave", "erin"]];
+        let tokens = Arc::new([app.token("admin"), second_admin(&app).await]);
+        for round in 0..ROUNDS {
+            let replies = all_at_once(&app, 2, {
+                let tokens = tokens.clone();
+                move |app, i| {
+                    // Alternate who sends which list.
+                    let token = tokens[(i + round) % 2].clone();
+                    async move {
+                        app.call(Method::PUT, "/api/groups/CAB/members")
+                            .bearer(&token)
+                            .json(&json!({"members": LISTS[i]}))
+                            .send()
+                            .await
+                    }
+                }
+            })
+            .await;
+            for (i, reply) in replies.into_iter().enumerate() {
+                let group = reply.expect(StatusCode::OK);
+                assert_eq!(
+                    group["members"],
+                    json!(LISTS[i]),
+                    "round {round}: each writer sees its own list"
+                );
+            }
+            let members = members_of(&app, "CAB").await;
+            assert!(
+                LISTS.iter().any(|list| members == list),
+                "round {round}: CAB is {members:?}, not exactly one of {LISTS:?}"
+            );
+        }
+    }
+);
+
+backend_test!(
+    simultaneous_edits_of_different_ci_fields_both_stay,
+    |app| async move {
+        const CI: &str = "/api/cis/orders-db-prod";
+        const CRITICALITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+        for round in 0..ROUNDS {
+            // Both values differ from the previous round's, so a lost
+            // update shows as a stale value.
+            let criticality = CRITICALITIES[round % CRITICALITIES.len()];
+            let environment = format!("env-{round}");
+            let replies = all_at_once(&app, 2, {
+                let environment = environment.clone();
+                move |app, i| {
+                    let (user, body) = if i == 0 {
+                        ("admin", json!({"criticality": criticality}))
+                    } else {
+                        ("max", json!({"environment": environment}))
+                    };
+                    async move { app.patch(CI, user, body).await }
+                }
+            })
+            .await;
+            let replies: Vec<_> = replies
+                .into_iter()
+                .map(|r| r.expect(StatusCode::OK))
+                .collect();
+            assert_eq!(replies[0]["criticality"], criticality);
+            assert_eq!(replies[1]["environment"], environment.as_str());
+            assert!(
+                replies.iter().any(|ci| ci["criticality"] == criticality
+                    && ci["environment"] == environment.as_str()),
+                "round {round}: the later edit saw the earlier one: {replies:#?}"
+            );
+            let ci = app.get(CI, "vic").await.expect(StatusCode::OK);
+            assert_eq!(ci["criticality"], criticality, "round {round}: {ci:#}");
+            assert_eq!(
+                ci["environment"],
+                environment.as_str(),
+                "round {round}: {ci:#}"
+            );
+        }
     }
 );

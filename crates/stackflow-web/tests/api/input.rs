@@ -335,3 +335,224 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    planned_dates_outside_the_years_1970_to_9999_are_422_naming_the_field,
+    |app| async move {
+        // Far-future years come signed in RFC 3339 (`+10000-…`); the unsigned
+        // spelling does not even parse. Either way the field is named.
+        let cases = [
+            ("planned_end", "+10000-01-01T00:00:00Z"),
+            ("planned_end", "10000-01-01T00:00:00Z"),
+            ("planned_start", "1969-12-31T23:59:59Z"),
+            ("planned_start", "1969-07-20T20:17:00Z"),
+        ];
+        for (field, at) in cases {
+            let draft = with(normal_draft(), json!({ field: at }));
+            let reply = app.post("/api/changes", "alice", draft).await;
+            let errors = reply.invalid_fields();
+            assert!(
+                errors.iter().any(|(f, _)| f == field),
+                "{field} = {at}: {errors:?}"
+            );
+        }
+        // Both ends out of range: both named, with the range in the message.
+        let draft = with(
+            normal_draft(),
+            json!({"planned_start": "+10000-01-01T00:00:00Z", "planned_end": "+10000-01-02T00:00:00Z"}),
+        );
+        let errors = app
+            .post("/api/changes", "alice", draft)
+            .await
+            .invalid_fields();
+        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["planned_start", "planned_end"], "{errors:?}");
+        assert!(errors.iter().all(|(_, m)| m.contains("9999")), "{errors:?}");
+        assert_eq!(change_count(&app).await, 0);
+
+        // The edges of the range are fine.
+        let edges = with(
+            normal_draft(),
+            json!({"planned_start": "1970-01-01T00:00:00Z", "planned_end": "9999-12-31T23:59:59Z"}),
+        );
+        let number = app.create("alice", edges).await;
+
+        // An edit is held to the same range.
+        let before = app.snapshot(&number).await;
+        for (field, at) in [
+            ("planned_end", "+10000-01-01T00:00:00Z"),
+            ("planned_start", "1969-12-31T23:59:59Z"),
+        ] {
+            let errors = app
+                .patch(
+                    &format!("/api/changes/{number}"),
+                    "alice",
+                    json!({ field: at }),
+                )
+                .await
+                .invalid_fields();
+            assert!(errors.iter().any(|(f, _)| f == field), "{errors:?}");
+        }
+        app.assert_unchanged(&number, &before).await;
+    }
+);
+
+backend_test!(
+    cab_dates_outside_the_calendar_are_400_never_a_500,
+    |app| async move {
+        app.create("alice", normal_draft()).await;
+        for day in [
+            "%2B262142-12-31",
+            "%2B262143-01-01",
+            "-5000-01-01",
+            "-262144-01-01",
+            "10000-01-01",
+            "1969-12-31",
+            "2026-13-01",
+        ] {
+            let reply = app
+                .get(&format!("/api/changes?cab_date={day}"), "alice")
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{day}: {:#}",
+                reply.body
+            );
+            reply.problem(StatusCode::BAD_REQUEST, "bad_query");
+        }
+        // A real day still filters.
+        let list = app
+            .get("/api/changes?cab_date=2026-12-01", "alice")
+            .await
+            .expect(StatusCode::OK);
+        assert!(list["items"].is_array(), "{list:#}");
+    }
+);
+
+backend_test!(
+    path_segments_that_are_not_utf8_are_404_problems,
+    |app| async move {
+        let number = app.create("alice", normal_draft()).await;
+        let before = app.snapshot(&number).await;
+        for path in [
+            "/api/users/%FF",
+            "/api/users/%FF/tokens",
+            "/api/groups/%FF",
+            "/api/cis/%FF",
+            "/api/cis/%FF/relationships",
+            "/api/templates/%FF",
+            "/api/changes/%FF",
+            "/api/changes/%FF/tasks",
+            "/api/changes/%FF/approvals",
+            "/api/changes/%FF/audit",
+            "/api/changes/%C3%28/risk",
+        ] {
+            let reply = app.get(path, "alice").await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{path}: {:#}",
+                reply.body
+            );
+            reply.problem(StatusCode::NOT_FOUND, "not_found");
+        }
+        // Writes too, and nothing is written.
+        app.patch(
+            &format!("/api/changes/{number}/tasks/%FF"),
+            "alice",
+            json!({"title": "x"}),
+        )
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+        app.try_step("%FF", "submit", "alice")
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
+        app.call(Method::PUT, "/api/groups/%FF/members")
+            .by("admin")
+            .json(&json!({"members": []}))
+            .send()
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
+        app.assert_unchanged(&number, &before).await;
+    }
+);
+
+/// A complete template body.
+fn new_template(name: &str) -> Value {
+    json!({
+        "name": name,
+        "title": "Rotate the TLS certificate",
+        "implementation_plan": "Install the new certificate; reload.",
+        "backout_plan": "Reinstall the old certificate.",
+        "test_plan": "The handshake shows the new certificate.",
+        "assignment_group": "dba",
+    })
+}
+
+backend_test!(
+    templates_are_held_to_the_limits_of_the_changes_they_make,
+    |app| async move {
+        let cases: [(Value, &str); 4] = [
+            (
+                with(new_template("t1"), json!({"title": "x".repeat(300)})),
+                "title",
+            ),
+            (
+                with(new_template("t2"), json!({"title": "x".repeat(201)})),
+                "title",
+            ),
+            (
+                with(
+                    new_template("t3"),
+                    json!({"implementation_plan": "x".repeat(20_001)}),
+                ),
+                "implementation_plan",
+            ),
+            (
+                with(new_template("t4"), json!({"backout_plan": "  "})),
+                "backout_plan",
+            ),
+        ];
+        for (body, field) in cases {
+            let name = body["name"].as_str().unwrap().to_owned();
+            let errors = app
+                .post("/api/templates", "max", body)
+                .await
+                .invalid_fields();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].0, field, "{errors:?}");
+            app.get(&format!("/api/templates/{name}"), "alice")
+                .await
+                .problem(StatusCode::NOT_FOUND, "not_found");
+        }
+        let templates = app
+            .get("/api/templates", "alice")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(
+            templates["items"].as_array().map(Vec::len),
+            Some(1),
+            "only the seeded one"
+        );
+
+        // At the limit it is fine, and a change made from it is valid.
+        let longest = "x".repeat(200);
+        let created = app
+            .post(
+                "/api/templates",
+                "max",
+                with(new_template("tls-rotate"), json!({"title": longest})),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        assert_eq!(created["title"], longest.as_str());
+        let number = app
+            .create(
+                "alice",
+                with(standard_draft(), json!({"template": "tls-rotate"})),
+            )
+            .await;
+        assert_eq!(app.submit(&number, "alice").await["state"], "scheduled");
+    }
+);

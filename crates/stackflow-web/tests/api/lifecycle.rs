@@ -1,10 +1,11 @@
-//! The life of each change type, end to end, and rejection with resubmission.
+//! The life of each change type, end to end, rejection with resubmission,
+//! and cancellation.
 
 use crate::fixtures::*;
 use crate::support::*;
 use axum::http::StatusCode;
 use chrono::Duration;
-use serde_json::json;
+use serde_json::{Value, json};
 
 backend_test!(
     create_answers_201_with_location_and_etag,
@@ -317,5 +318,56 @@ backend_test!(
         assert_eq!(time_of(&votes[0]["at"]), at(START));
         assert_eq!(time_of(&votes[2]["at"]), rejected_at);
         assert_eq!(time_of(&votes[3]["at"]), round_two_vote_at);
+    }
+);
+
+backend_test!(
+    canceling_stops_the_approval_and_review_clocks,
+    |app| async move {
+        // In `authorize`, waiting for the CAB: the approval clock runs.
+        let number = app.normal_in_authorize().await;
+        let waiting = app.change(&number).await;
+        assert!(
+            waiting["approval"]["due_at"].is_string(),
+            "{:#}",
+            waiting["approval"]
+        );
+        let canceled = app
+            .try_act(&number, "cancel", "alice", json!({"reason": "superseded"}))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(canceled["state"], "canceled");
+        assert_eq!(canceled["close_code"], "canceled");
+        assert_eq!(
+            canceled["approval"]["due_at"],
+            Value::Null,
+            "{:#}",
+            canceled["approval"]
+        );
+        assert_eq!(
+            canceled["pir"]["due_at"],
+            Value::Null,
+            "{:#}",
+            canceled["pir"]
+        );
+        assert_eq!(app.change(&number).await, canceled, "as stored");
+        assert_eq!(app.approvals(&number).await["due_at"], Value::Null);
+
+        // Scheduled: the review clock runs too.
+        let number = app.scheduled_standard().await;
+        let scheduled = app.change(&number).await;
+        assert_eq!(
+            time_of(&scheduled["pir"]["due_at"]),
+            at(PLANNED_END) + Duration::hours(48)
+        );
+        let canceled = app
+            .try_act(&number, "cancel", "max", json!({"reason": "not needed"}))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(canceled["state"], "canceled");
+        assert_eq!(canceled["close_code"], "canceled");
+        assert_eq!(canceled["approval"]["due_at"], Value::Null);
+        assert_eq!(canceled["pir"]["due_at"], Value::Null);
+        assert_eq!(app.change(&number).await, canceled, "as stored");
     }
 );

@@ -1,5 +1,6 @@
 //! The change list: cursor pagination that stays stable while changes are
-//! created, and every filter.
+//! created, every filter, and the `{items, next_cursor}` shape every list
+//! shares.
 
 use crate::fixtures::*;
 use crate::support::*;
@@ -220,5 +221,40 @@ backend_test!(
                 "?q={q}"
             );
         }
+    }
+);
+
+backend_test!(
+    whole_lists_have_the_same_shape_as_paged_ones,
+    |app| async move {
+        let number = app.create("alice", normal_draft()).await;
+        app.add_task(&number, "alice", "Prepare").await;
+        for (path, len) in [
+            (format!("/api/changes/{number}/tasks"), 1),
+            ("/api/templates".to_owned(), 1),
+            ("/api/users/alice/tokens".to_owned(), 1),
+            ("/api/cis/orders-db-prod/relationships".to_owned(), 1),
+            ("/api/cis/orders-app/relationships".to_owned(), 1),
+        ] {
+            let list = app.get(&path, "alice").await.expect(StatusCode::OK);
+            let fields = list.as_object().expect("a JSON object");
+            let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+            keys.sort();
+            assert_eq!(keys, ["items", "next_cursor"], "{path}: {list:#}");
+            assert_eq!(list["next_cursor"], Value::Null, "{path}");
+            assert_eq!(
+                list["items"].as_array().map(Vec::len),
+                Some(len),
+                "{path}: {list:#}"
+            );
+        }
+        // An empty list has the same shape.
+        let other = app.create("alice", normal_draft()).await;
+        assert_eq!(
+            app.get(&format!("/api/changes/{other}/tasks"), "alice")
+                .await
+                .expect(StatusCode::OK),
+            json!({"items": [], "next_cursor": null})
+        );
     }
 );

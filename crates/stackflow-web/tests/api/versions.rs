@@ -142,3 +142,78 @@ backend_test!(
         app.assert_unchanged(&number, &before).await;
     }
 );
+
+backend_test!(
+    task_writes_take_the_version_from_the_body_too,
+    |app| async move {
+        let number = app.create("alice", normal_draft()).await;
+        let tasks_path = format!("/api/changes/{number}/tasks");
+        let task = app
+            .post(&tasks_path, "alice", json!({"title": "t", "version": 1}))
+            .await
+            .expect(StatusCode::CREATED);
+        assert_eq!(task["title"], "t");
+        assert_eq!(app.change(&number).await["version"], 2);
+
+        // A stale body version adds nothing.
+        let before = app.snapshot(&number).await;
+        app.post(
+            &tasks_path,
+            "alice",
+            json!({"title": "From a stale copy", "version": 1}),
+        )
+        .await
+        .problem(StatusCode::CONFLICT, "stale_version");
+        app.assert_unchanged(&number, &before).await;
+        let tasks = app.get(&tasks_path, "alice").await.expect(StatusCode::OK);
+        assert_eq!(tasks["items"].as_array().map(Vec::len), Some(1));
+
+        // The same for an edit.
+        let task_path = format!("{tasks_path}/{}", task["id"]);
+        app.patch(
+            &task_path,
+            "alice",
+            json!({"title": "Renamed from a stale copy", "version": 1}),
+        )
+        .await
+        .problem(StatusCode::CONFLICT, "stale_version");
+        app.assert_unchanged(&number, &before).await;
+        let renamed = app
+            .patch(
+                &task_path,
+                "alice",
+                json!({"title": "Renamed", "version": 2}),
+            )
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(renamed["title"], "Renamed");
+        assert_eq!(app.change(&number).await["version"], 3);
+        let tasks = app.get(&tasks_path, "alice").await.expect(StatusCode::OK);
+        assert_eq!(tasks["items"][0]["title"], "Renamed");
+
+        // Header and body must agree when both are sent.
+        let before = app.snapshot(&number).await;
+        app.call(Method::POST, &tasks_path)
+            .by("alice")
+            .if_match(3)
+            .json(&json!({"title": "Which one?", "version": 2}))
+            .send()
+            .await
+            .problem(StatusCode::BAD_REQUEST, "version_mismatch");
+        app.call(Method::PATCH, &task_path)
+            .by("alice")
+            .if_match(2)
+            .json(&json!({"title": "Which one?", "version": 3}))
+            .send()
+            .await
+            .problem(StatusCode::BAD_REQUEST, "version_mismatch");
+        app.assert_unchanged(&number, &before).await;
+        app.post(
+            &tasks_path,
+            "alice",
+            json!({"title": "Second", "version": 3}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    }
+);
