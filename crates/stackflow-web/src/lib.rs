@@ -44,14 +44,22 @@ impl AppState {
 /// The whole HTTP application. Tests call it in process; `serve` binds it.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api::routes().split_for_parts();
-    let openapi = Arc::new(openapi);
+    // Rendered once: the document never changes while the process runs.
+    let document: Arc<str> = serde_json::to_string(&openapi)
+        .unwrap_or_else(|_| "{}".to_owned())
+        .into();
     Router::new()
         .merge(api)
         .route(
             "/api/openapi.json",
             axum::routing::get(move || {
-                let document = openapi.clone();
-                async move { axum::Json(document.as_ref().clone()) }
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document.to_string(),
+                    )
+                }
             }),
         )
         .merge(health::routes())
