@@ -13,6 +13,7 @@ pub mod change;
 pub mod directory;
 pub mod enums;
 pub mod errors;
+pub mod graph;
 pub mod lifecycle;
 pub mod number;
 pub mod permissions;

@@ -1,0 +1,77 @@
+//! The blast-radius walk against a naive reference on random graphs:
+//! cycles, self-loops, duplicate edges, unknown roots and depth limits.
+
+use proptest::prelude::*;
+use stackflow_core::graph::{DependencyGraph, Node, Walker};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+/// The obvious, slow definition: shortest distance along "depends on"
+/// edges, reversed, from any root; roots themselves excluded.
+fn reference(
+    node_count: usize,
+    edges: &[(Node, Node)],
+    roots: &[Node],
+    max_depth: Option<u32>,
+) -> BTreeMap<Node, u32> {
+    let mut depth: BTreeMap<Node, u32> = BTreeMap::new();
+    let valid_roots: HashSet<Node> = roots
+        .iter()
+        .copied()
+        .filter(|&r| (r as usize) < node_count)
+        .collect();
+    let mut queue: VecDeque<(Node, u32)> = valid_roots.iter().map(|&r| (r, 0)).collect();
+    let mut seen = valid_roots.clone();
+    while let Some((at, d)) = queue.pop_front() {
+        if max_depth.is_some_and(|limit| d >= limit) {
+            continue;
+        }
+        for &(from, to) in edges {
+            if to == at && (from as usize) < node_count && seen.insert(from) {
+                depth.insert(from, d + 1);
+                queue.push_back((from, d + 1));
+            }
+        }
+    }
+    depth
+}
+
+/// A random case: CI count, "depends on" edges, roots, depth limit.
+type Case = (usize, Vec<(Node, Node)>, Vec<Node>, Option<u32>);
+
+fn graphs() -> impl Strategy<Value = Case> {
+    (1usize..40).prop_flat_map(|n| {
+        let node = 0..(n as Node + 2); // a few out-of-range indices too
+        (
+            Just(n),
+            prop::collection::vec((node.clone(), node.clone()), 0..120),
+            prop::collection::vec(node, 0..5),
+            prop::option::of(0u32..6),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_walk_finds_exactly_what_the_reference_finds((n, edges, roots, max_depth) in graphs()) {
+        let graph = DependencyGraph::from_edges(n, &edges);
+        let mut walker = Walker::new(n);
+        // Walk twice with the same walker: reused scratch must not leak.
+        let _ = walker.blast_radius(&graph, &roots, None);
+        let impact = walker.blast_radius(&graph, &roots, max_depth);
+        let found: BTreeMap<Node, u32> = impact.reached.iter().map(|r| (r.node, r.depth)).collect();
+        prop_assert_eq!(found.len(), impact.reached.len(), "a CI reported twice");
+        let expected = reference(n, &edges, &roots, max_depth);
+        prop_assert_eq!(&found, &expected);
+        prop_assert_eq!(impact.max_depth_reached, expected.values().copied().max().unwrap_or(0));
+        let edge_set: HashSet<(Node, Node)> = edges.iter().copied().collect();
+        for reached in &impact.reached {
+            // Each step of the chain is a real edge, one level up.
+            prop_assert!(edge_set.contains(&(reached.node, reached.via)));
+            let path = impact.path_to_root(reached.node);
+            prop_assert_eq!(path.len() as u32, reached.depth + 1);
+            prop_assert!(impact.roots.contains(path.last().expect("non-empty path")));
+        }
+    }
+}
