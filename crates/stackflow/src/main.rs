@@ -4,6 +4,14 @@ mod cli;
 mod config;
 mod demo;
 mod serve;
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "groundwork for the CMDB issue: the impact benchmark and the demo use it once bulk import lands"
+    )
+)]
+mod synthetic;
 mod telemetry;
 
 use clap::Parser;
