@@ -14,15 +14,27 @@
 //! number, so a query touches only what it visits instead of clearing
 //! per-CI arrays each time.
 
+use std::collections::HashMap;
+
 /// A CI's index in the graph.
 pub type Node = u32;
 
-/// The reversed dependency graph in compressed sparse row form.
+/// The reversed dependency graph: compressed sparse rows built in bulk,
+/// plus a small overlay of CIs and edges added since, so that a write is
+/// visible at once without rebuilding the arrays. [`compact`] folds the
+/// overlay back in.
+///
+/// [`compact`]: DependencyGraph::compact
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DependencyGraph {
     /// `dependents[offsets[i]..offsets[i + 1]]` are the CIs depending on `i`.
     offsets: Vec<u32>,
     dependents: Vec<Node>,
+    /// CIs added after the bulk build; they take the next indices.
+    added_nodes: usize,
+    /// Dependents added after the bulk build, per CI.
+    added: HashMap<Node, Vec<Node>>,
+    added_edges: usize,
 }
 
 impl DependencyGraph {
@@ -50,31 +62,74 @@ impl DependencyGraph {
         DependencyGraph {
             offsets,
             dependents,
+            ..DependencyGraph::default()
         }
+    }
+
+    fn bulk_nodes(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
     }
 
     /// How many CIs the graph holds.
     pub fn node_count(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
+        self.bulk_nodes() + self.added_nodes
     }
 
     /// How many edges it holds.
     pub fn edge_count(&self) -> usize {
-        self.dependents.len()
+        self.dependents.len() + self.added_edges
+    }
+
+    /// Adds a CI; returns its index.
+    pub fn add_node(&mut self) -> Node {
+        self.added_nodes += 1;
+        (self.node_count() - 1) as Node
+    }
+
+    /// Adds "`from` depends on `to`"; false (and nothing added) if either
+    /// CI is not in the graph.
+    pub fn add_edge(&mut self, from: Node, to: Node) -> bool {
+        let count = self.node_count();
+        if from as usize >= count || to as usize >= count {
+            return false;
+        }
+        self.added.entry(to).or_default().push(from);
+        self.added_edges += 1;
+        true
+    }
+
+    /// Edges added since the last bulk build or compaction.
+    pub fn overlay_edges(&self) -> usize {
+        self.added_edges
+    }
+
+    /// Folds the overlay into the compressed arrays.
+    pub fn compact(&mut self) {
+        let mut edges = Vec::with_capacity(self.edge_count());
+        for to in 0..self.node_count() as Node {
+            edges.extend(self.dependents(to).map(|from| (from, to)));
+        }
+        *self = DependencyGraph::from_edges(self.node_count(), &edges);
     }
 
     /// The CIs that depend directly on `node`.
-    pub fn dependents(&self, node: Node) -> &[Node] {
+    pub fn dependents(&self, node: Node) -> impl Iterator<Item = Node> + '_ {
         let i = node as usize;
-        if i + 1 >= self.offsets.len() {
-            return &[];
-        }
-        &self.dependents[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        let bulk: &[Node] = if i < self.bulk_nodes() {
+            &self.dependents[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        } else {
+            &[]
+        };
+        let added = self.added.get(&node).map_or(&[][..], Vec::as_slice);
+        bulk.iter().chain(added).copied()
     }
 
-    /// Bytes held by the adjacency arrays.
+    /// Bytes held by the adjacency arrays and the overlay (approximate).
     pub fn memory_bytes(&self) -> usize {
-        (self.offsets.capacity() + self.dependents.capacity()) * std::mem::size_of::<u32>()
+        let word = std::mem::size_of::<u32>();
+        let arrays = (self.offsets.capacity() + self.dependents.capacity()) * word;
+        let overlay: usize = self.added.values().map(|v| v.capacity() * word + 32).sum();
+        arrays + overlay
     }
 }
 
@@ -177,7 +232,7 @@ impl Walker {
             depth += 1;
             self.next.clear();
             for &parent in &self.frontier {
-                for &child in graph.dependents(parent) {
+                for child in graph.dependents(parent) {
                     let seen = &mut self.seen[child as usize];
                     if *seen != generation {
                         *seen = generation;
@@ -230,5 +285,20 @@ mod tests {
         nodes.sort();
         assert_eq!(nodes, [1, 2]);
         assert_eq!(cyclic.edge_count(), 5);
+    }
+
+    #[test]
+    fn added_cis_and_edges_are_walked_at_once_and_survive_compaction() {
+        let mut graph = estate();
+        let lb = graph.add_node();
+        assert!(graph.add_edge(lb, 3));
+        assert!(!graph.add_edge(lb, 99));
+        let mut walker = Walker::new(0);
+        let impact = walker.blast_radius(&graph, &[0], None);
+        assert_eq!(impact.path_to_root(lb), [lb, 3, 2, 1, 0]);
+        let before = impact.reached.clone();
+        graph.compact();
+        assert_eq!(graph.overlay_edges(), 0);
+        assert_eq!(walker.blast_radius(&graph, &[0], None).reached, before);
     }
 }

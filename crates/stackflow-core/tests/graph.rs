@@ -74,4 +74,33 @@ proptest! {
             prop_assert!(impact.roots.contains(path.last().expect("non-empty path")));
         }
     }
+
+    #[test]
+    fn a_graph_grown_write_by_write_walks_like_one_built_in_bulk(
+        (n, edges, roots, max_depth) in graphs(),
+        split in 0usize..40,
+    ) {
+        // Bulk-build the first CIs and edges, then add the rest one by one,
+        // as writes arrive after start-up.
+        let bulk_nodes = split.min(n);
+        let (early, late): (Vec<_>, Vec<_>) = edges
+            .iter()
+            .partition(|(from, to)| (*from as usize) < bulk_nodes && (*to as usize) < bulk_nodes);
+        let mut graph = DependencyGraph::from_edges(bulk_nodes, &early);
+        for _ in bulk_nodes..n {
+            graph.add_node();
+        }
+        for (from, to) in late {
+            let in_range = (from as usize) < n && (to as usize) < n;
+            prop_assert_eq!(graph.add_edge(from, to), in_range);
+        }
+        let mut walker = Walker::new(0);
+        let grown: BTreeMap<Node, u32> =
+            walker.blast_radius(&graph, &roots, max_depth).reached.iter().map(|r| (r.node, r.depth)).collect();
+        prop_assert_eq!(&grown, &reference(n, &edges, &roots, max_depth));
+        graph.compact();
+        let compacted: BTreeMap<Node, u32> =
+            walker.blast_radius(&graph, &roots, max_depth).reached.iter().map(|r| (r.node, r.depth)).collect();
+        prop_assert_eq!(compacted, grown);
+    }
 }

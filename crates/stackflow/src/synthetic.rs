@@ -232,7 +232,7 @@ mod tests {
             .position(|c| c.name == "sw-hub-01")
             .expect("a core switch") as u32;
         assert!(
-            graph.dependents(core_switch).len() > 100,
+            graph.dependents(core_switch).count() > 100,
             "a core switch has high fan-in"
         );
         let impact = Walker::new(cmdb.cis.len()).blast_radius(&graph, &[core_switch], None);
