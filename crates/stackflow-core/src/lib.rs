@@ -10,6 +10,7 @@
 pub mod approval;
 pub mod calendar;
 pub mod change;
+pub mod cmdb;
 pub mod directory;
 pub mod enums;
 pub mod errors;

@@ -106,8 +106,12 @@ pub trait CmdbStore: Send + Sync {
     async fn update_ci(&self, by: &Caller, name: &str, patch: CiPatch) -> Result<Ci>;
     /// One configuration item.
     async fn get_ci(&self, name: &str) -> Result<Option<Ci>>;
-    /// Configuration items, oldest first.
-    async fn list_cis(&self, page: PageRequest) -> Result<Page<Ci>>;
+    /// Configuration items matching the filter, oldest first.
+    async fn list_cis(&self, filter: &CiFilter, page: PageRequest) -> Result<Page<Ci>>;
+    /// Deletes a CI and its relationships, unless an open change names it.
+    async fn delete_ci(&self, by: &Caller, name: &str) -> Result<Ci>;
+    /// Deletes one relationship.
+    async fn delete_relationship(&self, by: &Caller, id: i64) -> Result<Relationship>;
     /// Records that `from` depends on `to`.
     async fn create_relationship(&self, by: &Caller, rel: NewRelationship) -> Result<Relationship>;
     /// Relationships in which the CI is either end.

@@ -216,6 +216,19 @@ pub struct CiPatch {
     pub attributes: Option<serde_json::Value>,
 }
 
+/// Filters of the CI list; all given filters must match.
+#[derive(Debug, Clone, Default)]
+pub struct CiFilter {
+    /// Class.
+    pub class: Option<String>,
+    /// Criticality.
+    pub criticality: Option<Criticality>,
+    /// Owner group name.
+    pub owner_group: Option<String>,
+    /// Start of the name.
+    pub prefix: Option<String>,
+}
+
 /// "`from` depends on `to`", typed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Relationship {

@@ -11,6 +11,8 @@ type Db = sqlx::Postgres;
 const BACKEND: crate::Backend = crate::Backend::Postgres;
 const BEGIN_WRITE: Option<&str> = None;
 const FOR_UPDATE: &str = " FOR UPDATE";
+/// Locks rows read to check a reference against a concurrent delete.
+const FOR_SHARE: &str = " FOR SHARE";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The PostgreSQL store.

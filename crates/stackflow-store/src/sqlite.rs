@@ -13,6 +13,8 @@ const BACKEND: crate::Backend = crate::Backend::Sqlite;
 const BEGIN_WRITE: Option<&str> = Some("BEGIN IMMEDIATE");
 /// SQLite locks the whole database for a writer; rows need no lock clause.
 const FOR_UPDATE: &str = "";
+/// Locks rows read to check a reference against a concurrent delete.
+const FOR_SHARE: &str = "";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The SQLite store.

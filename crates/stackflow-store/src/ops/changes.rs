@@ -50,7 +50,9 @@ async fn check_references(tx: &mut Tx, change: &Change) -> Result<()> {
         for ci in &change.affected_cis {
             names.push_bind(ci.clone());
         }
-        query.push(")");
+        // Shared row locks: a concurrent delete of one of these CIs waits
+        // for this change to commit, then sees it and refuses.
+        query.push(")").push(FOR_SHARE);
         let known: Vec<String> = query.build_query_scalar().fetch_all(&mut **tx).await?;
         let unknown: Vec<&str> = change
             .affected_cis

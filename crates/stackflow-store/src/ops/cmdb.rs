@@ -76,6 +76,20 @@ fn check_ci(ci: &Ci) -> Result<()> {
     Ok(())
 }
 
+/// Relationships in which the CI is either end (at most `MAX_LIST`).
+async fn relationships_of(tx: &mut Tx, ci: &str) -> Result<Vec<Relationship>> {
+    let rows: Vec<RelRow> = sqlx::query_as(
+        "SELECT r.id, f.name, t.name, r.rel_type, r.created_at FROM relationships r \
+         JOIN cis f ON f.id = r.from_ci JOIN cis t ON t.id = r.to_ci \
+         WHERE f.name = $1 OR t.name = $1 ORDER BY r.id LIMIT $2",
+    )
+    .bind(ci.to_owned())
+    .bind(MAX_LIST)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter().map(rel_of).collect()
+}
+
 type RelRow = (i64, String, String, String, DateTime<Utc>);
 
 fn rel_of((id, from, to, rel_type, created_at): RelRow) -> Result<Relationship> {
@@ -202,18 +216,96 @@ impl CmdbStore for Repo {
         Ok(ci)
     }
 
-    async fn list_cis(&self, page: PageRequest) -> Result<Page<Ci>> {
-        let rows: Vec<CiRow> = sqlx::query_as(sql!(
-            "SELECT {CI_COLUMNS} FROM cis WHERE id > $1 ORDER BY id LIMIT $2"
-        ))
-        .bind(page.after.unwrap_or(0))
-        .bind(i64::from(page.limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
+    async fn list_cis(&self, filter: &CiFilter, page: PageRequest) -> Result<Page<Ci>> {
+        let mut query =
+            QueryBuilder::<Db>::new(format!("SELECT {CI_COLUMNS} FROM cis WHERE id > "));
+        query.push_bind(page.after.unwrap_or(0));
+        if let Some(class) = &filter.class {
+            query.push(" AND class = ").push_bind(class.clone());
+        }
+        if let Some(criticality) = filter.criticality {
+            query
+                .push(" AND criticality = ")
+                .push_bind(criticality.as_str());
+        }
+        if let Some(group) = &filter.owner_group {
+            query.push(" AND owner_group = ").push_bind(group.clone());
+        }
+        if let Some(prefix) = &filter.prefix {
+            query
+                .push(" AND name LIKE ")
+                .push_bind(prefix_pattern(prefix))
+                .push(" ESCAPE '\\'");
+        }
+        query
+            .push(" ORDER BY id LIMIT ")
+            .push_bind(i64::from(page.limit) + 1);
+        let rows: Vec<CiRow> = query.build_query_as().fetch_all(&self.pool).await?;
         Ok(page_of(
             rows.into_iter().map(ci_of).collect::<Result<_>>()?,
             page.limit,
         ))
+    }
+
+    async fn delete_ci(&self, by: &Caller, name: &str) -> Result<Ci> {
+        require(&by.actor, Permission::ManageCmdb)?;
+        let mut tx = self.begin_write().await?;
+        let (id, ci) = load_ci(&mut tx, name, true)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("CI `{name}`")))?;
+        let open: Vec<String> = sqlx::query_scalar(
+            "SELECT c.number FROM change_cis x JOIN changes c ON c.id = x.change_id \
+             WHERE x.ci_name = $1 AND c.state <> $2 AND c.state <> $3 ORDER BY c.id",
+        )
+        .bind(name.to_owned())
+        .bind(ChangeState::Closed.as_str())
+        .bind(ChangeState::Canceled.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let open: Vec<ChangeNumber> = open
+            .iter()
+            .map(|n| parse("changes.number", n))
+            .collect::<Result<_>>()?;
+        stackflow_core::cmdb::check_deletable(name, &open)?;
+        let relationships = relationships_of(&mut tx, name).await?;
+        sqlx::query("DELETE FROM cis WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let before =
+            serde_json::json!({"ci": json_of(&ci)?, "relationships": json_of(&relationships)?});
+        audit(&mut tx, by, ("ci", name), "ci.deleted", Some(before), None).await?;
+        tx.commit().await?;
+        Ok(ci)
+    }
+
+    async fn delete_relationship(&self, by: &Caller, id: i64) -> Result<Relationship> {
+        require(&by.actor, Permission::ManageCmdb)?;
+        let mut tx = self.begin_write().await?;
+        let row: Option<RelRow> = sqlx::query_as(sql!(
+            "SELECT r.id, f.name, t.name, r.rel_type, r.created_at FROM relationships r \
+             JOIN cis f ON f.id = r.from_ci JOIN cis t ON t.id = r.to_ci WHERE r.id = $1{FOR_UPDATE}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let relationship =
+            rel_of(row.ok_or_else(|| StoreError::NotFound(format!("relationship {id}")))?)?;
+        sqlx::query("DELETE FROM relationships WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            by,
+            ("ci", &relationship.from),
+            "relationship.deleted",
+            Some(json_of(&relationship)?),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(relationship)
     }
 
     async fn create_relationship(&self, by: &Caller, rel: NewRelationship) -> Result<Relationship> {
@@ -268,16 +360,10 @@ impl CmdbStore for Repo {
     }
 
     async fn list_relationships(&self, ci: &str) -> Result<Vec<Relationship>> {
-        let rows: Vec<RelRow> = sqlx::query_as(
-            "SELECT r.id, f.name, t.name, r.rel_type, r.created_at FROM relationships r \
-             JOIN cis f ON f.id = r.from_ci JOIN cis t ON t.id = r.to_ci \
-             WHERE f.name = $1 OR t.name = $1 ORDER BY r.id LIMIT $2",
-        )
-        .bind(ci.to_owned())
-        .bind(MAX_LIST)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(rel_of).collect()
+        let mut tx = self.pool.begin().await?;
+        let relationships = relationships_of(&mut tx, ci).await?;
+        tx.commit().await?;
+        Ok(relationships)
     }
 
     async fn create_template(&self, by: &Caller, template: Template) -> Result<Template> {

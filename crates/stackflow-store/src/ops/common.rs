@@ -67,17 +67,28 @@ fn page_of<T>(mut rows: Vec<(i64, T)>, limit: u32) -> Page<T> {
     }
 }
 
-/// Escapes `%`, `_` and `\` so user text matches literally in `LIKE … ESCAPE '\'`.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::from("%");
-    for ch in text.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(ch);
-    }
+/// A `LIKE` pattern matching names that start with `prefix` (case kept).
+fn prefix_pattern(prefix: &str) -> String {
+    let mut pattern = escape_like(prefix);
     pattern.push('%');
     pattern
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally in `LIKE … ESCAPE '\'`.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    escaped
+}
+
+/// A case-insensitive "contains" pattern over lowercased text.
+fn like_pattern(text: &str) -> String {
+    format!("%{}%", escape_like(&text.to_lowercase()))
 }
 
 fn map_unique(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {

@@ -8,26 +8,88 @@ use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use stackflow_store::{Ci, CiPatch, NewCi, NewRelationship, Relationship};
+use serde::Deserialize;
+use stackflow_core::Criticality;
+use stackflow_store::{Ci, CiFilter, CiPatch, NewCi, NewRelationship, Relationship};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_cis, create_ci))
-        .routes(routes!(get_ci, update_ci))
+        .routes(routes!(get_ci, update_ci, delete_ci))
         .routes(routes!(ci_relationships))
         .routes(routes!(create_relationship))
+        .routes(routes!(delete_relationship))
+}
+
+/// Filters of the CI list (all optional; given ones must all match).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CiListParams {
+    /// CI class, e.g. `database`.
+    class: Option<String>,
+    /// Criticality.
+    criticality: Option<Criticality>,
+    /// Owner group name.
+    owner_group: Option<String>,
+    /// Start of the name.
+    prefix: Option<String>,
+    /// Items per page (1–500, default 50).
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// Lists configuration items, oldest first.
-#[utoipa::path(get, path = "/api/cis", tag = "cmdb", params(PageParams),
+#[utoipa::path(get, path = "/api/cis", tag = "cmdb", params(CiListParams),
     responses((status = 200, body = ListResponse<Ci>), (status = 400, body = Problem)))]
 async fn list_cis(
     State(state): State<AppState>,
     Auth(_caller): Auth,
-    ApiQuery(params): ApiQuery<PageParams>,
+    ApiQuery(params): ApiQuery<CiListParams>,
 ) -> ApiResult<Json<ListResponse<Ci>>> {
-    Ok(Json(state.store.list_cis(params.request()?).await?.into()))
+    let page = PageParams {
+        limit: params.limit,
+        cursor: params.cursor,
+    }
+    .request()?;
+    let filter = CiFilter {
+        class: params.class,
+        criticality: params.criticality,
+        owner_group: params.owner_group,
+        prefix: params.prefix.filter(|p| !p.is_empty()),
+    };
+    Ok(Json(state.store.list_cis(&filter, page).await?.into()))
+}
+
+/// Deletes a configuration item and its relationships (admins and change
+/// managers); refused while an open change names it.
+#[utoipa::path(delete, path = "/api/cis/{name}", tag = "cmdb",
+    params(("name" = String, Path, description = "CI name")),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_ci(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    state.store.delete_ci(&caller, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a relationship.
+#[utoipa::path(delete, path = "/api/relationships/{id}", tag = "cmdb",
+    params(("id" = i64, Path, description = "Relationship id")),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn delete_relationship(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| AppError::not_found(format!("no relationship `{id}`")))?;
+    state.store.delete_relationship(&caller, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Creates a configuration item (admins and change managers).

@@ -1,5 +1,6 @@
 //! Configuration items, relationships, health probes and the OpenAPI document.
 
+use crate::fixtures::*;
 use crate::support::*;
 use axum::http::{Method, StatusCode};
 use chrono::Duration;
@@ -233,5 +234,164 @@ backend_test!(
         }
         assert!(paths["/api/changes/{number}/approve"].get("post").is_some());
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+);
+
+/// Names of the CIs a list query returns, in order.
+async fn ci_names(app: &TestApp, query: &str) -> Vec<String> {
+    let page = app
+        .get(&format!("/api/cis?limit=500&{query}"), "vic")
+        .await
+        .expect(StatusCode::OK);
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|ci| ci["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+backend_test!(
+    cis_are_listed_by_class_criticality_owner_and_name_prefix,
+    |app| async move {
+        for (name, class, criticality, owner) in [
+            ("web-01", "server", "high", "dba"),
+            ("web-02", "server", "low", "dba"),
+            ("web_x", "application", "low", "dba"),
+            ("mail-01", "server", "high", "CAB"),
+        ] {
+            app.post(
+            "/api/cis",
+            "max",
+            json!({"name": name, "class": class, "criticality": criticality, "owner_group": owner}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        }
+        assert_eq!(
+            ci_names(&app, "class=server&criticality=high").await,
+            ["web-01", "mail-01"]
+        );
+        assert_eq!(ci_names(&app, "prefix=web-").await, ["web-01", "web-02"]);
+        // `_` in a prefix is a character, not a wildcard.
+        assert_eq!(ci_names(&app, "prefix=web_").await, ["web_x"]);
+        assert_eq!(ci_names(&app, "owner_group=CAB").await, ["mail-01"]);
+        app.get("/api/cis?criticality=urgent", "vic")
+            .await
+            .problem(StatusCode::BAD_REQUEST, "bad_query");
+    }
+);
+
+backend_test!(
+    a_ci_named_by_an_open_change_cannot_be_deleted,
+    |app| async move {
+        let number = app.create("alice", normal_draft()).await;
+        app.post(
+            "/api/cis",
+            "max",
+            json!({"name": "san-01", "class": "storage", "criticality": "critical"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        app.post(
+            "/api/relationships",
+            "max",
+            depends("orders-db-prod", "san-01", "depends_on"),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let refused = app
+            .call(Method::DELETE, "/api/cis/orders-db-prod")
+            .by("max")
+            .send()
+            .await;
+        let problem = refused.problem(StatusCode::CONFLICT, "ci_in_open_change");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&number)
+        );
+        app.get("/api/cis/orders-db-prod", "vic")
+            .await
+            .expect(StatusCode::OK);
+
+        app.post(
+            &format!("/api/changes/{number}/cancel"),
+            "alice",
+            json!({"reason": "not needed"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+        app.call(Method::DELETE, "/api/cis/orders-db-prod")
+            .by("alice")
+            .send()
+            .await
+            .problem(StatusCode::FORBIDDEN, "role_may_not_manage_cmdb");
+        let deleted = app
+            .call(Method::DELETE, "/api/cis/orders-db-prod")
+            .by("max")
+            .send()
+            .await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        app.get("/api/cis/orders-db-prod", "vic")
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
+        app.call(Method::DELETE, "/api/cis/orders-db-prod")
+            .by("max")
+            .send()
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
+        // Its relationships went with it.
+        let left = app
+            .get("/api/cis/san-01/relationships", "vic")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(left["items"], json!([]));
+        // A new change can no longer name it.
+        let errors = app
+            .post("/api/changes", "alice", normal_draft())
+            .await
+            .invalid_fields();
+        assert_eq!(errors[0].0, "affected_cis");
+    }
+);
+
+backend_test!(
+    relationships_are_deleted_by_id_and_audited,
+    |app| async move {
+        app.post(
+            "/api/cis",
+            "max",
+            json!({"name": "edge-lb", "class": "network_device", "criticality": "high"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let rel = app
+            .post(
+                "/api/relationships",
+                "max",
+                depends("edge-lb", "orders-db-prod", "connects_to"),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        let path = format!("/api/relationships/{}", rel["id"]);
+        app.call(Method::DELETE, &path)
+            .by("ivan")
+            .send()
+            .await
+            .problem(StatusCode::FORBIDDEN, "role_may_not_manage_cmdb");
+        let deleted = app.call(Method::DELETE, &path).by("max").send().await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let left = app
+            .get("/api/cis/edge-lb/relationships", "vic")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(left["items"], json!([]));
+        app.call(Method::DELETE, &path)
+            .by("max")
+            .send()
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
     }
 );
