@@ -35,6 +35,8 @@ pub struct DependencyGraph {
     /// Dependents added after the bulk build, per CI.
     added: HashMap<Node, Vec<Node>>,
     added_edges: usize,
+    /// Dependents removed from the bulk arrays since the build, per CI.
+    removed: HashMap<Node, Vec<Node>>,
 }
 
 impl DependencyGraph {
@@ -98,9 +100,35 @@ impl DependencyGraph {
         true
     }
 
-    /// Edges added since the last bulk build or compaction.
+    /// Removes every "`from` depends on `to`" edge (duplicates included);
+    /// false if there was none.
+    pub fn remove_edge(&mut self, from: Node, to: Node) -> bool {
+        let mut found = false;
+        if let Some(list) = self.added.get_mut(&to) {
+            let before = list.len();
+            list.retain(|&d| d != from);
+            let gone = before - list.len();
+            self.added_edges -= gone;
+            found = gone > 0;
+            if list.is_empty() {
+                self.added.remove(&to);
+            }
+        }
+        let i = to as usize;
+        if i < self.bulk_nodes() {
+            let bulk = &self.dependents[self.offsets[i] as usize..self.offsets[i + 1] as usize];
+            let already = self.removed.get(&to).is_some_and(|r| r.contains(&from));
+            if !already && bulk.contains(&from) {
+                self.removed.entry(to).or_default().push(from);
+                found = true;
+            }
+        }
+        found
+    }
+
+    /// Edges added or removed since the last bulk build or compaction.
     pub fn overlay_edges(&self) -> usize {
-        self.added_edges
+        self.added_edges + self.removed.values().map(Vec::len).sum::<usize>()
     }
 
     /// Folds the overlay into the compressed arrays.
@@ -120,16 +148,33 @@ impl DependencyGraph {
         } else {
             &[]
         };
-        let added = self.added.get(&node).map_or(&[][..], Vec::as_slice);
-        bulk.iter().chain(added).copied()
+        let added = overlay(&self.added, node);
+        let removed = overlay(&self.removed, node);
+        bulk.iter()
+            .filter(move |d| removed.is_empty() || !removed.contains(d))
+            .chain(added)
+            .copied()
     }
 
     /// Bytes held by the adjacency arrays and the overlay (approximate).
     pub fn memory_bytes(&self) -> usize {
         let word = std::mem::size_of::<u32>();
         let arrays = (self.offsets.capacity() + self.dependents.capacity()) * word;
-        let overlay: usize = self.added.values().map(|v| v.capacity() * word + 32).sum();
+        let overlay: usize = (self.added.values())
+            .chain(self.removed.values())
+            .map(|v| v.capacity() * word + 32)
+            .sum();
         arrays + overlay
+    }
+}
+
+/// `node`'s entries in an overlay map. The overlays are usually empty: skip
+/// hashing the key then, since a walk asks once per CI it visits.
+fn overlay(map: &HashMap<Node, Vec<Node>>, node: Node) -> &[Node] {
+    if map.is_empty() {
+        &[]
+    } else {
+        map.get(&node).map_or(&[][..], Vec::as_slice)
     }
 }
 
@@ -180,6 +225,8 @@ impl Impact {
 pub struct Walker {
     /// The generation in which each CI was last visited.
     seen: Vec<u32>,
+    /// The CI through which each CI was reached in the last walk.
+    via: Vec<Node>,
     generation: u32,
     frontier: Vec<Node>,
     next: Vec<Node>,
@@ -190,6 +237,7 @@ impl Walker {
     pub fn new(node_count: usize) -> Self {
         Walker {
             seen: vec![0; node_count],
+            via: vec![0; node_count],
             ..Walker::default()
         }
     }
@@ -198,6 +246,7 @@ impl Walker {
     fn begin(&mut self, node_count: usize) -> u32 {
         if self.seen.len() < node_count {
             self.seen.resize(node_count, 0);
+            self.via.resize(node_count, 0);
         }
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
@@ -236,6 +285,7 @@ impl Walker {
                     let seen = &mut self.seen[child as usize];
                     if *seen != generation {
                         *seen = generation;
+                        self.via[child as usize] = parent;
                         self.next.push(child);
                         impact.reached.push(Reached {
                             node: child,
@@ -251,6 +301,23 @@ impl Walker {
             std::mem::swap(&mut self.frontier, &mut self.next);
         }
         impact
+    }
+
+    /// The chain from `node` back to its root in the last walk, as
+    /// [`Impact::path_to_root`] gives it, in time proportional to its length.
+    /// Only meaningful for a CI that walk reached.
+    pub fn path_to_root(&self, impact: &Impact, node: Node) -> Vec<Node> {
+        let is_root = |n: Node| impact.roots.contains(&n);
+        if is_root(node) || self.seen.get(node as usize) != Some(&self.generation) {
+            return Vec::new();
+        }
+        let mut path = vec![node];
+        let mut at = node;
+        while !is_root(at) && path.len() <= self.seen.len() {
+            at = self.via[at as usize];
+            path.push(at);
+        }
+        path
     }
 }
 

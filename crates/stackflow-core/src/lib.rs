@@ -15,6 +15,7 @@ pub mod directory;
 pub mod enums;
 pub mod errors;
 pub mod graph;
+pub mod impact;
 pub mod lifecycle;
 pub mod number;
 pub mod permissions;

@@ -19,6 +19,7 @@ pub use error::{Result, StoreError};
 pub use model::*;
 
 use async_trait::async_trait;
+use stackflow_core::impact::{CmdbChange, CmdbSink};
 use stackflow_core::{
     Action, Actor, Change, ChangeDraft, ChangeNumber, Directory, Template, Vote,
     task::{NewTask, Task, TaskPatch},
@@ -116,6 +117,14 @@ pub trait CmdbStore: Send + Sync {
     async fn create_relationship(&self, by: &Caller, rel: NewRelationship) -> Result<Relationship>;
     /// Relationships in which the CI is either end.
     async fn list_relationships(&self, ci: &str) -> Result<Vec<Relationship>>;
+
+    /// Streams every CI (ascending id), then every relationship, from one
+    /// consistent snapshot into `sink`; returns the change-log sequence
+    /// number the snapshot reflects, to follow the log from.
+    async fn cmdb_snapshot(&self, sink: &mut (dyn CmdbSink + Send)) -> Result<i64>;
+    /// CMDB change-log entries after sequence number `after`, oldest first,
+    /// at most `limit`. Sequence numbers follow commit order.
+    async fn cmdb_changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, CmdbChange)>>;
 
     /// Creates a standard change template.
     async fn create_template(&self, by: &Caller, template: Template) -> Result<Template>;

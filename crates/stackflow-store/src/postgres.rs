@@ -14,6 +14,11 @@ const FOR_UPDATE: &str = " FOR UPDATE";
 /// Locks rows read to check a reference against a concurrent delete.
 const FOR_SHARE: &str = " FOR SHARE";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+/// Taken by every transaction before it writes to the CMDB change log and
+/// held until it ends, so log sequence numbers follow commit order.
+const LOG_ORDER_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7710021)");
+/// Starts a read transaction whose statements all see one snapshot.
+const BEGIN_SNAPSHOT: Option<&str> = Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 
 /// The PostgreSQL store.
 pub struct Repo {

@@ -16,6 +16,11 @@ const FOR_UPDATE: &str = "";
 /// Locks rows read to check a reference against a concurrent delete.
 const FOR_SHARE: &str = "";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// Taken by every transaction before it writes to the CMDB change log and
+/// held until it ends, so log sequence numbers follow commit order.
+const LOG_ORDER_LOCK: Option<&str> = None;
+/// Starts a read transaction whose statements all see one snapshot.
+const BEGIN_SNAPSHOT: Option<&str> = None;
 
 /// The SQLite store.
 pub struct Repo {

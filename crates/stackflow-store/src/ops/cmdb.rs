@@ -149,6 +149,7 @@ impl CmdbStore for Repo {
             Some(json_of(&created)?),
         )
         .await?;
+        log_cmdb(&mut tx, by.now, &ci_change(&created)).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -205,6 +206,9 @@ impl CmdbStore for Repo {
             Some(json_of(&after)?),
         )
         .await?;
+        if (&after.class, after.criticality) != (&before.class, before.criticality) {
+            log_cmdb(&mut tx, by.now, &ci_change(&after)).await?;
+        }
         tx.commit().await?;
         Ok(after)
     }
@@ -268,6 +272,12 @@ impl CmdbStore for Repo {
             .collect::<Result<_>>()?;
         stackflow_core::cmdb::check_deletable(name, &open)?;
         let relationships = relationships_of(&mut tx, name).await?;
+        let dependencies: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT t.name FROM relationships r JOIN cis t ON t.id = r.to_ci WHERE r.from_ci = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM cis WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -275,6 +285,19 @@ impl CmdbStore for Repo {
         let before =
             serde_json::json!({"ci": json_of(&ci)?, "relationships": json_of(&relationships)?});
         audit(&mut tx, by, ("ci", name), "ci.deleted", Some(before), None).await?;
+        // The index drops the CI's dependents itself; its own dependencies
+        // are logged so they leave the reversed graph too.
+        for to in dependencies {
+            let from = name.to_owned();
+            log_cmdb(
+                &mut tx,
+                by.now,
+                &CmdbChange::RelationshipDeleted { from, to },
+            )
+            .await?;
+        }
+        let name = name.to_owned();
+        log_cmdb(&mut tx, by.now, &CmdbChange::CiDeleted { name }).await?;
         tx.commit().await?;
         Ok(ci)
     }
@@ -282,19 +305,34 @@ impl CmdbStore for Repo {
     async fn delete_relationship(&self, by: &Caller, id: i64) -> Result<Relationship> {
         require(&by.actor, Permission::ManageCmdb)?;
         let mut tx = self.begin_write().await?;
-        let row: Option<RelRow> = sqlx::query_as(sql!(
-            "SELECT r.id, f.name, t.name, r.rel_type, r.created_at FROM relationships r \
-             JOIN cis f ON f.id = r.from_ci JOIN cis t ON t.id = r.to_ci WHERE r.id = $1{FOR_UPDATE}"
+        let row: Option<(i64, i64)> = sqlx::query_as(sql!(
+            "SELECT from_ci, to_ci FROM relationships WHERE id = $1{FOR_UPDATE}"
         ))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        let relationship =
-            rel_of(row.ok_or_else(|| StoreError::NotFound(format!("relationship {id}")))?)?;
+        let (from_id, to_id) =
+            row.ok_or_else(|| StoreError::NotFound(format!("relationship {id}")))?;
+        let row: RelRow = sqlx::query_as(
+            "SELECT r.id, f.name, t.name, r.rel_type, r.created_at FROM relationships r \
+             JOIN cis f ON f.id = r.from_ci JOIN cis t ON t.id = r.to_ci WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let relationship = rel_of(row)?;
         sqlx::query("DELETE FROM relationships WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // Another relationship of another type may keep the dependency.
+        let remaining: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM relationships WHERE from_ci = $1 AND to_ci = $2 LIMIT 1",
+        )
+        .bind(from_id)
+        .bind(to_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         audit(
             &mut tx,
             by,
@@ -304,6 +342,15 @@ impl CmdbStore for Repo {
             None,
         )
         .await?;
+        if remaining.is_none() {
+            let (from, to) = (relationship.from.clone(), relationship.to.clone());
+            log_cmdb(
+                &mut tx,
+                by.now,
+                &CmdbChange::RelationshipDeleted { from, to },
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(relationship)
     }
@@ -355,6 +402,8 @@ impl CmdbStore for Repo {
             Some(json_of(&created)?),
         )
         .await?;
+        let (from, to) = (created.from.clone(), created.to.clone());
+        log_cmdb(&mut tx, by.now, &CmdbChange::Relationship { from, to }).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -364,6 +413,28 @@ impl CmdbStore for Repo {
         let relationships = relationships_of(&mut tx, ci).await?;
         tx.commit().await?;
         Ok(relationships)
+    }
+
+    async fn cmdb_snapshot(&self, sink: &mut (dyn CmdbSink + Send)) -> Result<i64> {
+        let mut tx = match BEGIN_SNAPSHOT {
+            Some(statement) => self.pool.begin_with(statement).await?,
+            None => self.pool.begin().await?,
+        };
+        let seq = snapshot_cmdb(&mut tx, sink).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn cmdb_changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, CmdbChange)>> {
+        let rows: Vec<LogRow> = sqlx::query_as(
+            "SELECT seq, kind, name, other, class, criticality FROM cmdb_log \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(cmdb_change_of).collect()
     }
 
     async fn create_template(&self, by: &Caller, template: Template) -> Result<Template> {
@@ -416,4 +487,113 @@ impl CmdbStore for Repo {
                 .await?;
         Ok(rows.into_iter().map(|Json(t)| t).collect())
     }
+}
+
+fn ci_change(ci: &Ci) -> CmdbChange {
+    CmdbChange::Ci {
+        name: ci.name.clone(),
+        class: ci.class.clone(),
+        criticality: ci.criticality,
+    }
+}
+
+/// Records a CMDB change in the change log, in the writer's transaction.
+async fn log_cmdb(tx: &mut Tx, now: DateTime<Utc>, change: &CmdbChange) -> Result<()> {
+    if let Some(lock) = LOG_ORDER_LOCK {
+        sqlx::query(AssertSqlSafe(lock)).execute(&mut **tx).await?;
+    }
+    let (kind, name, other, class, criticality) = match change {
+        CmdbChange::Ci {
+            name,
+            class,
+            criticality,
+        } => (
+            "ci",
+            Some(name),
+            None,
+            Some(class.as_str()),
+            Some(criticality.as_str()),
+        ),
+        CmdbChange::CiDeleted { name } => ("ci_deleted", Some(name), None, None, None),
+        CmdbChange::Relationship { from, to } => ("rel", Some(from), Some(to), None, None),
+        CmdbChange::RelationshipDeleted { from, to } => {
+            ("rel_deleted", Some(from), Some(to), None, None)
+        }
+        CmdbChange::Reload => ("reload", None, None, None, None),
+    };
+    sqlx::query(
+        "INSERT INTO cmdb_log (kind, name, other, class, criticality, at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(kind)
+    .bind(name.cloned())
+    .bind(other.cloned())
+    .bind(class.map(str::to_owned))
+    .bind(criticality.map(str::to_owned))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+type LogRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn cmdb_change_of(
+    (seq, kind, name, other, class, criticality): LogRow,
+) -> Result<(i64, CmdbChange)> {
+    let corrupt = || StoreError::Corrupt(format!("cmdb_log {seq}: incomplete `{kind}` entry"));
+    let change = match kind.as_str() {
+        "ci" => CmdbChange::Ci {
+            name: name.ok_or_else(corrupt)?,
+            class: class.ok_or_else(corrupt)?,
+            criticality: parse("cmdb_log.criticality", &criticality.ok_or_else(corrupt)?)?,
+        },
+        "ci_deleted" => CmdbChange::CiDeleted {
+            name: name.ok_or_else(corrupt)?,
+        },
+        "rel" => CmdbChange::Relationship {
+            from: name.ok_or_else(corrupt)?,
+            to: other.ok_or_else(corrupt)?,
+        },
+        "rel_deleted" => CmdbChange::RelationshipDeleted {
+            from: name.ok_or_else(corrupt)?,
+            to: other.ok_or_else(corrupt)?,
+        },
+        "reload" => CmdbChange::Reload,
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "cmdb_log {seq}: kind `{kind}`"
+            )));
+        }
+    };
+    Ok((seq, change))
+}
+
+/// Streams the CMDB into an index builder and reads the log position, all
+/// in one snapshot.
+async fn snapshot_cmdb(tx: &mut Tx, sink: &mut (dyn CmdbSink + Send)) -> Result<i64> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM cmdb_log")
+        .fetch_one(&mut **tx)
+        .await?;
+    {
+        let mut rows = sqlx::query_as::<_, (i64, String, String, String)>(
+            "SELECT id, name, class, criticality FROM cis ORDER BY id",
+        )
+        .fetch(&mut **tx);
+        while let Some((id, name, class, criticality)) = rows.try_next().await? {
+            sink.ci(id, &name, &class, parse("cis.criticality", &criticality)?);
+        }
+    }
+    let mut rows = sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
+        .fetch(&mut **tx);
+    while let Some((from, to)) = rows.try_next().await? {
+        sink.relationship(from, to);
+    }
+    Ok(seq.unwrap_or(0))
 }

@@ -9,8 +9,10 @@ use crate::model::*;
 use crate::{ChangeStore, CmdbStore, PeopleStore, Result, Store, StoreError, TaskStore, secret};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
+use stackflow_core::impact::{CmdbChange, CmdbSink};
 use stackflow_core::permissions::{Permission, require};
 use stackflow_core::task::{
     NewTask, Task, TaskPatch, check_position, check_task_addable, check_task_title,

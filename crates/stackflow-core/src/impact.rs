@@ -1,0 +1,612 @@
+//! The impact index: every CI's name, class and criticality beside the
+//! dependency graph, so a blast radius can be answered in memory, and the
+//! report a reviewer reads.
+//!
+//! The index is built once from a database snapshot ([`IndexBuilder`]) and
+//! then follows the CMDB change log ([`CmdbIndex::apply`]). Names live in
+//! one string arena with a hash table of node indices over it rather than a
+//! map of owned strings: a million CIs cost tens of megabytes, not hundreds.
+//! Deleted CIs keep their slot (their edges are removed, their name no
+//! longer resolves); a rebuild reclaims it.
+
+use crate::enums::Criticality;
+use crate::graph::{DependencyGraph, Impact, Node, Walker};
+use hashbrown::HashTable;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+use utoipa::ToSchema;
+
+/// One change to the CMDB as the change log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CmdbChange {
+    /// A CI was created or its class or criticality changed.
+    Ci {
+        /// Its name.
+        name: String,
+        /// Its class.
+        class: String,
+        /// Its criticality.
+        criticality: Criticality,
+    },
+    /// A CI was deleted (its relationships are logged as deleted first).
+    CiDeleted {
+        /// Its name.
+        name: String,
+    },
+    /// "`from` depends on `to`" now holds (through at least one relationship).
+    Relationship {
+        /// The dependent CI.
+        from: String,
+        /// The CI it depends on.
+        to: String,
+    },
+    /// No relationship from `from` to `to` remains.
+    RelationshipDeleted {
+        /// The dependent CI.
+        from: String,
+        /// The CI it depended on.
+        to: String,
+    },
+    /// Too much changed at once (a bulk import): rebuild from the database.
+    Reload,
+}
+
+/// Why a change could not be applied: the index has drifted from the
+/// database and must be rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The change names a CI the index does not know.
+    #[error("the index does not know CI `{0}`")]
+    UnknownCi(String),
+    /// The change asks for a rebuild.
+    #[error("a rebuild from the database is needed")]
+    ReloadNeeded,
+}
+
+/// Receives a database snapshot: every CI (in ascending id order), then
+/// every relationship by CI ids.
+pub trait CmdbSink {
+    /// One CI.
+    fn ci(&mut self, id: i64, name: &str, class: &str, criticality: Criticality);
+    /// "The CI with id `from` depends on the CI with id `to`".
+    fn relationship(&mut self, from: i64, to: i64);
+}
+
+/// CI attributes stored column-wise, names in one arena.
+#[derive(Debug, Default)]
+struct CiTable {
+    names: String,
+    name_ends: Vec<u32>,
+    class: Vec<u16>,
+    classes: Vec<String>,
+    criticality: Vec<Criticality>,
+    lookup: HashTable<Node>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl CiTable {
+    fn len(&self) -> usize {
+        self.name_ends.len()
+    }
+
+    fn name(&self, node: Node) -> &str {
+        let i = node as usize;
+        let start = if i == 0 { 0 } else { self.name_ends[i - 1] };
+        &self.names[start as usize..self.name_ends[i] as usize]
+    }
+
+    fn find(&self, name: &str) -> Option<Node> {
+        let hash = self.hasher.hash_one(name);
+        self.lookup.find(hash, |&n| self.name(n) == name).copied()
+    }
+
+    fn class_id(&mut self, class: &str) -> u16 {
+        match self.classes.iter().position(|c| c == class) {
+            Some(i) => i as u16,
+            None => {
+                self.classes.push(class.to_owned());
+                (self.classes.len() - 1) as u16
+            }
+        }
+    }
+
+    /// Appends a CI; the caller has checked the name is not taken.
+    fn push(&mut self, name: &str, class: &str, criticality: Criticality) -> Node {
+        let node = self.len() as Node;
+        self.names.push_str(name);
+        self.name_ends.push(self.names.len() as u32);
+        let class = self.class_id(class);
+        self.class.push(class);
+        self.criticality.push(criticality);
+        let hash = self.hasher.hash_one(name);
+        let CiTable {
+            lookup,
+            names,
+            name_ends,
+            hasher,
+            ..
+        } = self;
+        let name_of = |n: &Node| {
+            let i = *n as usize;
+            let start = if i == 0 { 0 } else { name_ends[i - 1] };
+            hasher.hash_one(&names[start as usize..name_ends[i] as usize])
+        };
+        lookup.insert_unique(hash, node, name_of);
+        node
+    }
+
+    fn forget(&mut self, node: Node) {
+        let hash = self.hasher.hash_one(self.name(node));
+        if let Ok(entry) = self.lookup.find_entry(hash, |&n| n == node) {
+            entry.remove();
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.names.capacity()
+            + self.name_ends.capacity() * 4
+            + self.class.capacity() * 2
+            + self.criticality.capacity()
+            + self.lookup.capacity() * (std::mem::size_of::<Node>() + 1)
+            + self
+                .classes
+                .iter()
+                .map(|c| c.capacity() + 24)
+                .sum::<usize>()
+    }
+}
+
+/// Builds an index from a snapshot, fed through [`CmdbSink`].
+#[derive(Debug, Default)]
+pub struct IndexBuilder {
+    cis: CiTable,
+    /// Database ids in node order, to resolve relationship rows.
+    ids: Vec<i64>,
+    ids_sorted: bool,
+    edges: Vec<(Node, Node)>,
+}
+
+impl IndexBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        IndexBuilder {
+            ids_sorted: true,
+            ..IndexBuilder::default()
+        }
+    }
+
+    fn node_of_id(&self, id: i64) -> Option<Node> {
+        if self.ids_sorted {
+            self.ids.binary_search(&id).ok().map(|i| i as Node)
+        } else {
+            self.ids.iter().position(|&x| x == id).map(|i| i as Node)
+        }
+    }
+
+    /// The finished index.
+    pub fn finish(self) -> CmdbIndex {
+        let graph = DependencyGraph::from_edges(self.cis.len(), &self.edges);
+        CmdbIndex {
+            cis: self.cis,
+            graph,
+        }
+    }
+}
+
+impl CmdbSink for IndexBuilder {
+    fn ci(&mut self, id: i64, name: &str, class: &str, criticality: Criticality) {
+        if self.cis.find(name).is_some() {
+            return;
+        }
+        if self.ids.last().is_some_and(|&last| last >= id) {
+            self.ids_sorted = false;
+        }
+        self.ids.push(id);
+        self.cis.push(name, class, criticality);
+    }
+
+    fn relationship(&mut self, from: i64, to: i64) {
+        if let (Some(from), Some(to)) = (self.node_of_id(from), self.node_of_id(to)) {
+            self.edges.push((from, to));
+        }
+    }
+}
+
+/// The impact index: CIs and the reversed dependency graph.
+#[derive(Debug, Default)]
+pub struct CmdbIndex {
+    cis: CiTable,
+    graph: DependencyGraph,
+}
+
+impl CmdbIndex {
+    /// The node of the CI named `name`, if it exists.
+    pub fn node(&self, name: &str) -> Option<Node> {
+        self.cis.find(name)
+    }
+
+    /// A CI's name.
+    pub fn name(&self, node: Node) -> &str {
+        self.cis.name(node)
+    }
+
+    /// A CI's class.
+    pub fn class(&self, node: Node) -> &str {
+        &self.cis.classes[self.cis.class[node as usize] as usize]
+    }
+
+    /// A CI's criticality.
+    pub fn criticality(&self, node: Node) -> Criticality {
+        self.cis.criticality[node as usize]
+    }
+
+    /// Slots in the graph (deleted CIs included until the next rebuild).
+    pub fn node_count(&self) -> usize {
+        self.cis.len()
+    }
+
+    /// Dependency edges held.
+    pub fn edge_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+
+    /// Bytes held by the index (approximate; excludes walkers).
+    pub fn memory_bytes(&self) -> usize {
+        self.cis.memory_bytes() + self.graph.memory_bytes()
+    }
+
+    /// Applies one logged change. An error means the index no longer
+    /// matches the database and must be rebuilt.
+    pub fn apply(&mut self, change: &CmdbChange) -> Result<(), ApplyError> {
+        match change {
+            CmdbChange::Ci {
+                name,
+                class,
+                criticality,
+            } => match self.node(name) {
+                Some(node) => {
+                    let class = self.cis.class_id(class);
+                    self.cis.class[node as usize] = class;
+                    self.cis.criticality[node as usize] = *criticality;
+                }
+                None => {
+                    self.cis.push(name, class, *criticality);
+                    self.graph.add_node();
+                }
+            },
+            CmdbChange::CiDeleted { name } => {
+                let node = self.known(name)?;
+                let dependents: Vec<Node> = self.graph.dependents(node).collect();
+                for dependent in dependents {
+                    self.graph.remove_edge(dependent, node);
+                }
+                self.cis.forget(node);
+            }
+            CmdbChange::Relationship { from, to } => {
+                let (from, to) = (self.known(from)?, self.known(to)?);
+                self.graph.add_edge(from, to);
+            }
+            CmdbChange::RelationshipDeleted { from, to } => {
+                let (from, to) = (self.known(from)?, self.known(to)?);
+                self.graph.remove_edge(from, to);
+            }
+            CmdbChange::Reload => return Err(ApplyError::ReloadNeeded),
+        }
+        // Keep the overlay small: fold it in once it is a sizeable fraction.
+        if self.graph.overlay_edges() > 4096.max(self.graph.edge_count() / 8) {
+            self.graph.compact();
+        }
+        Ok(())
+    }
+
+    fn known(&self, name: &str) -> Result<Node, ApplyError> {
+        self.node(name)
+            .ok_or_else(|| ApplyError::UnknownCi(name.to_owned()))
+    }
+
+    /// A walker sized for this index.
+    pub fn walker(&self) -> Walker {
+        Walker::new(self.node_count())
+    }
+
+    /// The blast radius of `roots` (see [`Walker::blast_radius`]).
+    pub fn blast_radius(&self, walker: &mut Walker, roots: &[Node], depth: Option<u32>) -> Impact {
+        walker.blast_radius(&self.graph, roots, depth)
+    }
+
+    /// The report of a walk: totals, a summary by class and criticality,
+    /// and one page of impacted CIs, most critical first, each with the
+    /// chain back to its root. `walker` must be the one that made `impact`.
+    pub fn report(
+        &self,
+        walker: &Walker,
+        impact: &Impact,
+        depth_limit: Option<u32>,
+        page: ImpactPage,
+    ) -> ImpactReport {
+        let mut by_class = vec![0usize; self.cis.classes.len()];
+        let mut by_criticality = [0usize; 4];
+        let mut most_critical: Option<Node> = None;
+        for reached in &impact.reached {
+            let i = reached.node as usize;
+            by_class[self.cis.class[i] as usize] += 1;
+            let criticality = self.cis.criticality[i];
+            by_criticality[criticality_rank(criticality)] += 1;
+            if most_critical.is_none_or(|m| criticality > self.criticality(m)) {
+                most_critical = Some(reached.node);
+            }
+        }
+        // Most critical first, then nearest, then by name: select the page
+        // without sorting the whole blast radius.
+        let key = |r: &crate::graph::Reached| {
+            (
+                std::cmp::Reverse(self.criticality(r.node)),
+                r.depth,
+                self.name(r.node),
+            )
+        };
+        let mut order: Vec<&crate::graph::Reached> = impact.reached.iter().collect();
+        let start = page.offset.min(order.len());
+        let end = start.saturating_add(page.limit).min(order.len());
+        if end < order.len() {
+            order.select_nth_unstable_by(end, |a, b| key(a).cmp(&key(b)));
+            order.truncate(end);
+        }
+        order.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        let items = order[start..end]
+            .iter()
+            .map(|r| ImpactItem {
+                name: self.name(r.node).to_owned(),
+                class: self.class(r.node).to_owned(),
+                criticality: self.criticality(r.node),
+                depth: r.depth,
+                path: walker
+                    .path_to_root(impact, r.node)
+                    .into_iter()
+                    .map(|n| self.name(n).to_owned())
+                    .collect(),
+            })
+            .collect();
+        let count = impact.reached.len();
+        ImpactReport {
+            root: impact
+                .roots
+                .iter()
+                .map(|&n| self.name(n).to_owned())
+                .collect(),
+            count,
+            max_criticality: most_critical.map(|n| self.criticality(n)),
+            most_critical_ci: most_critical.map(|n| self.name(n).to_owned()),
+            max_depth_reached: impact.max_depth_reached,
+            depth_limit,
+            by_class: (self.cis.classes.iter())
+                .zip(by_class)
+                .filter(|(_, n)| *n > 0)
+                .map(|(c, n)| (c.clone(), n))
+                .collect(),
+            by_criticality: Criticality::ALL
+                .iter()
+                .filter(|c| by_criticality[criticality_rank(**c)] > 0)
+                .map(|c| (c.as_str().to_owned(), by_criticality[criticality_rank(*c)]))
+                .collect(),
+            items,
+            next_offset: (end < count).then_some(end),
+        }
+    }
+}
+
+fn criticality_rank(criticality: Criticality) -> usize {
+    match criticality {
+        Criticality::Low => 0,
+        Criticality::Medium => 1,
+        Criticality::High => 2,
+        Criticality::Critical => 3,
+    }
+}
+
+/// Which impacted CIs a report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImpactPage {
+    /// How many to skip (in report order).
+    pub offset: usize,
+    /// How many to list at most.
+    pub limit: usize,
+}
+
+/// What a blast radius holds, for people: the totals are always complete;
+/// `items` is one page of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ImpactReport {
+    /// The CIs the walk started from.
+    pub root: Vec<String>,
+    /// How many CIs depend on the roots, directly or transitively (roots
+    /// excluded).
+    pub count: usize,
+    /// The highest criticality among them (`null` when there are none).
+    pub max_criticality: Option<Criticality>,
+    /// One CI of that criticality, the nearest to a root.
+    pub most_critical_ci: Option<String>,
+    /// The deepest dependency level reached.
+    pub max_depth_reached: u32,
+    /// The depth limit asked for (`null`: unlimited).
+    pub depth_limit: Option<u32>,
+    /// Impacted CIs per class.
+    pub by_class: BTreeMap<String, usize>,
+    /// Impacted CIs per criticality.
+    pub by_criticality: BTreeMap<String, usize>,
+    /// One page of impacted CIs: most critical first, then nearest, then by
+    /// name.
+    pub items: Vec<ImpactItem>,
+    /// The `offset` of the next page, if there is one.
+    pub next_offset: Option<usize>,
+}
+
+/// One impacted CI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ImpactItem {
+    /// Its name.
+    pub name: String,
+    /// Its class.
+    pub class: String,
+    /// Its criticality.
+    pub criticality: Criticality,
+    /// Dependency steps from the nearest root (1 = depends on it directly).
+    pub depth: u32,
+    /// The dependency chain: this CI first, then each CI it depends on, down
+    /// to the root.
+    pub path: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ci(name: &str, class: &str, criticality: Criticality) -> CmdbChange {
+        CmdbChange::Ci {
+            name: name.into(),
+            class: class.into(),
+            criticality,
+        }
+    }
+
+    fn rel(from: &str, to: &str) -> CmdbChange {
+        CmdbChange::Relationship {
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+
+    /// shop (service) → shop-app → shop-db, shop-vm → host-1.
+    fn estate() -> CmdbIndex {
+        let mut builder = IndexBuilder::new();
+        builder.ci(1, "host-1", "host", Criticality::High);
+        builder.ci(2, "shop-vm", "virtual_machine", Criticality::Medium);
+        builder.ci(3, "shop-db", "database", Criticality::High);
+        builder.ci(4, "shop-app", "application", Criticality::High);
+        builder.ci(7, "shop", "business_service", Criticality::Critical);
+        builder.relationship(2, 1);
+        builder.relationship(4, 2);
+        builder.relationship(4, 3);
+        builder.relationship(7, 4);
+        builder.relationship(7, 99); // unknown id: ignored
+        builder.finish()
+    }
+
+    fn report(index: &CmdbIndex, roots: &[&str], depth: Option<u32>, limit: usize) -> ImpactReport {
+        let roots: Vec<Node> = roots.iter().filter_map(|r| index.node(r)).collect();
+        let mut walker = index.walker();
+        let impact = index.blast_radius(&mut walker, &roots, depth);
+        index.report(&walker, &impact, depth, ImpactPage { offset: 0, limit })
+    }
+
+    #[test]
+    fn a_host_change_reports_everything_above_it_most_critical_first() {
+        let index = estate();
+        let report = report(&index, &["host-1"], None, 10);
+        assert_eq!(report.count, 3);
+        assert_eq!(report.max_criticality, Some(Criticality::Critical));
+        assert_eq!(report.most_critical_ci.as_deref(), Some("shop"));
+        assert_eq!(report.max_depth_reached, 3);
+        let names: Vec<&str> = report.items.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["shop", "shop-app", "shop-vm"]);
+        assert_eq!(
+            report.items[0].path,
+            ["shop", "shop-app", "shop-vm", "host-1"]
+        );
+        assert_eq!(report.by_class["virtual_machine"], 1);
+        assert_eq!(report.by_criticality["high"], 1);
+        assert_eq!(report.next_offset, None);
+    }
+
+    #[test]
+    fn pages_are_capped_and_the_totals_stay_complete() {
+        let index = estate();
+        let first = report(&index, &["host-1"], None, 2);
+        assert_eq!(first.count, 3);
+        assert_eq!(first.items.len(), 2);
+        assert_eq!(first.next_offset, Some(2));
+        let roots = [index.node("host-1").unwrap()];
+        let mut walker = index.walker();
+        let impact = index.blast_radius(&mut walker, &roots, None);
+        let page = ImpactPage {
+            offset: 2,
+            limit: 2,
+        };
+        let second = index.report(&walker, &impact, None, page);
+        assert_eq!(second.items.len(), 1);
+        assert_eq!(second.items[0].name, "shop-vm");
+        assert_eq!(second.next_offset, None);
+    }
+
+    #[test]
+    fn logged_changes_keep_the_index_current() {
+        let mut index = estate();
+        index
+            .apply(&ci("lb-1", "network_device", Criticality::Low))
+            .unwrap();
+        index.apply(&rel("shop-vm", "lb-1")).unwrap();
+        assert_eq!(report(&index, &["lb-1"], None, 10).count, 3);
+        index
+            .apply(&CmdbChange::RelationshipDeleted {
+                from: "shop-vm".into(),
+                to: "host-1".into(),
+            })
+            .unwrap();
+        assert_eq!(report(&index, &["host-1"], None, 10).count, 0);
+        index
+            .apply(&ci("shop", "business_service", Criticality::Low))
+            .unwrap();
+        let lb = report(&index, &["lb-1"], None, 10);
+        assert_eq!(lb.max_criticality, Some(Criticality::High));
+        index
+            .apply(&CmdbChange::RelationshipDeleted {
+                from: "shop-app".into(),
+                to: "shop-vm".into(),
+            })
+            .unwrap();
+        // The store logs a deleted CI's relationships before the CI.
+        index
+            .apply(&CmdbChange::RelationshipDeleted {
+                from: "shop-vm".into(),
+                to: "lb-1".into(),
+            })
+            .unwrap();
+        index
+            .apply(&CmdbChange::CiDeleted {
+                name: "shop-vm".into(),
+            })
+            .unwrap();
+        assert_eq!(index.node("shop-vm"), None);
+        assert_eq!(report(&index, &["lb-1"], None, 10).count, 0);
+        // A CI created again under a deleted name gets a fresh slot.
+        index
+            .apply(&ci("shop-vm", "virtual_machine", Criticality::Medium))
+            .unwrap();
+        index.apply(&rel("shop-vm", "lb-1")).unwrap();
+        assert_eq!(report(&index, &["lb-1"], Some(1), 10).count, 1);
+    }
+
+    #[test]
+    fn a_change_the_index_cannot_place_asks_for_a_rebuild() {
+        let mut index = estate();
+        assert_eq!(
+            index.apply(&rel("nowhere", "host-1")),
+            Err(ApplyError::UnknownCi("nowhere".into()))
+        );
+        assert_eq!(
+            index.apply(&CmdbChange::Reload),
+            Err(ApplyError::ReloadNeeded)
+        );
+    }
+
+    #[test]
+    fn out_of_order_ids_still_resolve() {
+        let mut builder = IndexBuilder::new();
+        builder.ci(5, "a", "host", Criticality::Low);
+        builder.ci(2, "b", "host", Criticality::Low);
+        builder.relationship(2, 5);
+        let index = builder.finish();
+        assert_eq!(report(&index, &["a"], None, 10).items[0].name, "b");
+    }
+}
