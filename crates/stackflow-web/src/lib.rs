@@ -9,6 +9,7 @@ pub mod body;
 pub mod clock;
 pub mod extract;
 pub mod health;
+pub mod impact;
 pub mod pagination;
 pub mod problem;
 
@@ -16,6 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use clock::Clock;
+use impact::ImpactIndex;
 use problem::AppError;
 use stackflow_store::Store;
 use std::sync::Arc;
@@ -32,12 +34,29 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// The blast-radius index over the CMDB.
+    pub impact: Arc<ImpactIndex>,
 }
 
 impl AppState {
-    /// State over a store and a clock.
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        AppState { store, clock }
+    /// State over a store, a clock and an impact index built from that
+    /// store.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, impact: Arc<ImpactIndex>) -> Self {
+        AppState {
+            store,
+            clock,
+            impact,
+        }
+    }
+
+    /// State over a store and a clock, building the impact index from the
+    /// store.
+    pub async fn build(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> stackflow_store::Result<Self> {
+        let impact = ImpactIndex::build(store.clone()).await?;
+        Ok(AppState::new(store, clock, impact))
     }
 }
 

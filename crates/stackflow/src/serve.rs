@@ -5,6 +5,11 @@ use stackflow_store::Store;
 use stackflow_web::{AppState, clock::SystemClock, router};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the impact index polls the CMDB change log for writes made by
+/// other instances (queries also catch up before answering).
+const IMPACT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Serves the API on `listen` until a shutdown signal, then drains
 /// in-flight requests.
@@ -13,7 +18,12 @@ pub async fn serve(
     listen: SocketAddr,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
-    let app = router(AppState::new(store.clone(), Arc::new(SystemClock)));
+    let state = AppState::build(store.clone(), Arc::new(SystemClock))
+        .await
+        .context("building the impact index")?;
+    // Another instance's CMDB writes reach this one's index within one poll.
+    let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
+    let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;

@@ -73,6 +73,7 @@ async fn delete_ci(
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.store.delete_ci(&caller, &name).await?;
+    state.impact.catch_up_or_log().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -89,6 +90,7 @@ async fn delete_relationship(
         .parse()
         .map_err(|_| AppError::not_found(format!("no relationship `{id}`")))?;
     state.store.delete_relationship(&caller, id).await?;
+    state.impact.catch_up_or_log().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -100,10 +102,9 @@ async fn create_ci(
     Auth(caller): Auth,
     ApiJson(ci): ApiJson<NewCi>,
 ) -> ApiResult<(StatusCode, Json<Ci>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(state.store.create_ci(&caller, ci).await?),
-    ))
+    let created = state.store.create_ci(&caller, ci).await?;
+    state.impact.catch_up_or_log().await;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Reads one configuration item.
@@ -133,7 +134,9 @@ async fn update_ci(
     ApiPath(name): ApiPath<String>,
     ApiJson(patch): ApiJson<CiPatch>,
 ) -> ApiResult<Json<Ci>> {
-    Ok(Json(state.store.update_ci(&caller, &name, patch).await?))
+    let updated = state.store.update_ci(&caller, &name, patch).await?;
+    state.impact.catch_up_or_log().await;
+    Ok(Json(updated))
 }
 
 /// Lists the relationships in which a CI takes part, in both directions.
@@ -161,8 +164,7 @@ async fn create_relationship(
     Auth(caller): Auth,
     ApiJson(rel): ApiJson<NewRelationship>,
 ) -> ApiResult<(StatusCode, Json<Relationship>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(state.store.create_relationship(&caller, rel).await?),
-    ))
+    let created = state.store.create_relationship(&caller, rel).await?;
+    state.impact.catch_up_or_log().await;
+    Ok((StatusCode::CREATED, Json(created)))
 }

@@ -65,7 +65,8 @@ where
         return;
     };
     let store = database.store.clone();
-    let outcome = tokio::spawn(async move { test(TestApp::start(store).await).await }).await;
+    let url: Arc<str> = database.url.clone().into();
+    let outcome = tokio::spawn(async move { test(TestApp::start(store, url).await).await }).await;
     database.cleanup().await;
     if let Err(failure) = outcome {
         match failure.try_into_panic() {
@@ -87,18 +88,40 @@ pub struct TestApp {
     /// outbox).
     pub store: Arc<dyn Store>,
     tokens: Arc<HashMap<String, String>>,
+    /// The database URL, for a second instance.
+    url: Arc<str>,
 }
 
 impl TestApp {
-    async fn start(store: Arc<dyn Store>) -> TestApp {
+    async fn start(store: Arc<dyn Store>, url: Arc<str>) -> TestApp {
         let clock = Arc::new(ManualClock::new(at(START)));
         let tokens = crate::fixtures::seed_org(&store, clock.now()).await;
-        let state = AppState::new(store.clone(), clock.clone());
+        let state = AppState::build(store.clone(), clock.clone())
+            .await
+            .expect("build the impact index");
         TestApp {
             router: router(state),
             clock,
             store,
             tokens: Arc::new(tokens),
+            url,
+        }
+    }
+
+    /// A second StackFlow instance on the same database: its own connection
+    /// pool and its own impact index, the same clock and people. Close its
+    /// `store` when done.
+    pub async fn second_instance(&self) -> TestApp {
+        let store = stackflow_store::connect(&self.url)
+            .await
+            .expect("connect a second instance");
+        let state = AppState::build(store.clone(), self.clock.clone())
+            .await
+            .expect("build the second impact index");
+        TestApp {
+            router: router(state),
+            store,
+            ..self.clone()
         }
     }
 

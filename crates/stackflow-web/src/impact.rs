@@ -1,0 +1,239 @@
+//! The live impact index: the pure [`CmdbIndex`] built from the database at
+//! start-up and kept current by following the CMDB change log.
+//!
+//! Freshness: every CMDB write handler catches the index up before it
+//! answers, so a write is visible to impact queries on the same instance
+//! when it returns. Every impact query also catches up first (one indexed
+//! read of the log), so it reflects every CMDB write committed before the
+//! query, whichever instance made it. A background follower polls the log
+//! as well, so an idle instance stays within one poll interval of the
+//! database and queries rarely have anything to apply.
+//!
+//! A log entry the index cannot place (or a bulk import's `reload` entry)
+//! triggers a rebuild from a fresh snapshot; queries keep using the old
+//! index until the new one is swapped in.
+
+use stackflow_core::graph::{Node, Walker};
+use stackflow_core::impact::{CmdbIndex, ImpactPage, ImpactReport, IndexBuilder};
+use stackflow_store::{Result, Store};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// Log entries read per round trip while catching up.
+const LOG_BATCH: u32 = 10_000;
+
+/// The index and the change-log position it reflects.
+struct Indexed {
+    index: Arc<RwLock<CmdbIndex>>,
+    seq: i64,
+}
+
+/// Figures about the index, for logs and the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexStats {
+    /// CI slots.
+    pub cis: usize,
+    /// Dependency edges.
+    pub edges: usize,
+    /// Approximate bytes held.
+    pub memory_bytes: usize,
+    /// The change-log sequence number applied last.
+    pub seq: i64,
+}
+
+/// The shared, self-updating impact index of one StackFlow instance.
+pub struct ImpactIndex {
+    store: Arc<dyn Store>,
+    current: RwLock<Indexed>,
+    /// One catch-up (or rebuild) at a time; queries never wait on it.
+    catching_up: tokio::sync::Mutex<()>,
+    /// Scratch space for walks, reused across queries.
+    walkers: Mutex<Vec<Walker>>,
+}
+
+impl ImpactIndex {
+    /// Builds the index from the database.
+    pub async fn build(store: Arc<dyn Store>) -> Result<Arc<Self>> {
+        let started = Instant::now();
+        let indexed = snapshot(store.as_ref()).await?;
+        let stats = stats_of(&indexed);
+        tracing::info!(
+            cis = stats.cis,
+            edges = stats.edges,
+            memory_mb = stats.memory_bytes / (1024 * 1024),
+            millis = started.elapsed().as_millis() as u64,
+            "impact index built"
+        );
+        Ok(Arc::new(ImpactIndex {
+            store,
+            current: RwLock::new(indexed),
+            catching_up: tokio::sync::Mutex::new(()),
+            walkers: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// Figures about the current index.
+    pub fn stats(&self) -> IndexStats {
+        stats_of(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Applies every change-log entry committed since the last catch-up;
+    /// rebuilds when an entry asks for it or cannot be placed.
+    pub async fn catch_up(&self) -> Result<()> {
+        let _one_at_a_time = self.catching_up.lock().await;
+        loop {
+            let (index, seq) = {
+                let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+                (current.index.clone(), current.seq)
+            };
+            let entries = self.store.cmdb_changes_since(seq, LOG_BATCH).await?;
+            let Some(&(last, _)) = entries.last() else {
+                return Ok(());
+            };
+            let applied = {
+                let mut index = index.write().unwrap_or_else(|e| e.into_inner());
+                entries
+                    .iter()
+                    .try_for_each(|(_, change)| index.apply(change))
+            };
+            match applied {
+                Ok(()) => self.set_seq(last),
+                Err(reason) => {
+                    tracing::info!(%reason, "rebuilding the impact index");
+                    let fresh = snapshot(self.store.as_ref()).await?;
+                    *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+                }
+            }
+        }
+    }
+
+    fn set_seq(&self, seq: i64) {
+        self.current.write().unwrap_or_else(|e| e.into_inner()).seq = seq;
+    }
+
+    /// Catches up, logging rather than failing: a write that committed has
+    /// succeeded even if the index could not follow at once (the follower
+    /// and the next query retry).
+    pub async fn catch_up_or_log(&self) {
+        if let Err(error) = self.catch_up().await {
+            tracing::warn!(%error, "impact index could not catch up");
+        }
+    }
+
+    /// Polls the change log every `interval` until the index is dropped.
+    pub fn follow(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let Some(index) = weak.upgrade() else { return };
+                index.catch_up_or_log().await;
+            }
+        })
+    }
+
+    /// The blast radius of the named CIs, as a report. Names the index does
+    /// not know are returned apart, in order.
+    pub async fn report(
+        self: &Arc<Self>,
+        roots: Vec<String>,
+        depth: Option<u32>,
+        page: ImpactPage,
+    ) -> (ImpactReport, Vec<String>) {
+        let this = self.clone();
+        // A walk over a core switch visits hundreds of thousands of CIs:
+        // keep it off the async workers.
+        tokio::task::spawn_blocking(move || this.report_now(&roots, depth, page))
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
+    /// [`report`](Self::report) on the calling thread, without catching up.
+    pub fn report_now(
+        &self,
+        roots: &[String],
+        depth: Option<u32>,
+        page: ImpactPage,
+    ) -> (ImpactReport, Vec<String>) {
+        let index = self.index();
+        let index = index.read().unwrap_or_else(|e| e.into_inner());
+        let mut nodes: Vec<Node> = Vec::with_capacity(roots.len());
+        let mut missing = Vec::new();
+        for root in roots {
+            match index.node(root) {
+                Some(node) => nodes.push(node),
+                None => missing.push(root.clone()),
+            }
+        }
+        let mut walker = self.take_walker(&index);
+        let impact = index.blast_radius(&mut walker, &nodes, depth);
+        let report = index.report(&walker, &impact, depth, page);
+        self.walkers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(walker);
+        (report, missing)
+    }
+
+    /// The number of CIs depending on `roots` (the benchmark's probe).
+    pub fn count_now(&self, roots: &[String], depth: Option<u32>) -> usize {
+        let index = self.index();
+        let index = index.read().unwrap_or_else(|e| e.into_inner());
+        let nodes: Vec<Node> = roots.iter().filter_map(|r| index.node(r)).collect();
+        let mut walker = self.take_walker(&index);
+        let count = index.blast_radius(&mut walker, &nodes, depth).reached.len();
+        self.walkers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(walker);
+        count
+    }
+
+    fn index(&self) -> Arc<RwLock<CmdbIndex>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .index
+            .clone()
+    }
+
+    fn take_walker(&self, index: &CmdbIndex) -> Walker {
+        self.walkers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| index.walker())
+    }
+
+    /// Whether the index knows a CI of this name.
+    pub fn knows(&self, name: &str) -> bool {
+        let index = self.index();
+        let known = index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .node(name)
+            .is_some();
+        known
+    }
+}
+
+async fn snapshot(store: &dyn Store) -> Result<Indexed> {
+    let mut builder = IndexBuilder::new();
+    let seq = store.cmdb_snapshot(&mut builder).await?;
+    Ok(Indexed {
+        index: Arc::new(RwLock::new(builder.finish())),
+        seq,
+    })
+}
+
+fn stats_of(indexed: &Indexed) -> IndexStats {
+    let index = indexed.index.read().unwrap_or_else(|e| e.into_inner());
+    IndexStats {
+        cis: index.node_count(),
+        edges: index.edge_count(),
+        memory_bytes: index.memory_bytes(),
+        seq: indexed.seq,
+    }
+}
