@@ -206,17 +206,6 @@ impl ImpactIndex {
             .pop()
             .unwrap_or_else(|| index.walker())
     }
-
-    /// Whether the index knows a CI of this name.
-    pub fn knows(&self, name: &str) -> bool {
-        let index = self.index();
-        let known = index
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .node(name)
-            .is_some();
-        known
-    }
 }
 
 async fn snapshot(store: &dyn Store) -> Result<Indexed> {
