@@ -71,6 +71,8 @@ proptest! {
             prop_assert!(edge_set.contains(&(reached.node, reached.via)));
             let path = impact.path_to_root(reached.node);
             prop_assert_eq!(path.len() as u32, reached.depth + 1);
+            // The walker's own chain (what the API serves) is the same one.
+            prop_assert_eq!(&walker.path_to_root(&impact, reached.node), &path);
             prop_assert!(impact.roots.contains(path.last().expect("non-empty path")));
         }
     }
@@ -102,5 +104,48 @@ proptest! {
         let compacted: BTreeMap<Node, u32> =
             walker.blast_radius(&graph, &roots, max_depth).reached.iter().map(|r| (r.node, r.depth)).collect();
         prop_assert_eq!(compacted, grown);
+    }
+
+    #[test]
+    fn removed_edges_are_gone_wherever_they_were_added(
+        (n, edges, roots, max_depth) in graphs(),
+        split in 0usize..120,
+        removals in prop::collection::vec(any::<prop::sample::Index>(), 0..30),
+    ) {
+        // Some edges in the bulk arrays, some in the overlay; then remove a
+        // random selection (a pair goes entirely, duplicates included), as
+        // relationship deletions arrive.
+        let (bulk, late) = edges.split_at(split.min(edges.len()));
+        let mut graph = DependencyGraph::from_edges(n, bulk);
+        for &(from, to) in late {
+            graph.add_edge(from, to);
+        }
+        let mut kept: Vec<(Node, Node)> = edges.clone();
+        for pick in &removals {
+            if edges.is_empty() {
+                break;
+            }
+            let (from, to) = edges[pick.index(edges.len())];
+            let present = kept.iter().any(|&e| e == (from, to))
+                && (from as usize) < n && (to as usize) < n;
+            prop_assert_eq!(graph.remove_edge(from, to), present);
+            kept.retain(|&e| e != (from, to));
+        }
+        let mut walker = Walker::new(n);
+        let walked: BTreeMap<Node, u32> =
+            walker.blast_radius(&graph, &roots, max_depth).reached.iter().map(|r| (r.node, r.depth)).collect();
+        prop_assert_eq!(&walked, &reference(n, &kept, &roots, max_depth));
+        graph.compact();
+        let compacted: BTreeMap<Node, u32> =
+            walker.blast_radius(&graph, &roots, max_depth).reached.iter().map(|r| (r.node, r.depth)).collect();
+        prop_assert_eq!(compacted, walked);
+        // Adding a removed edge back restores it.
+        if let Some(&(from, to)) = edges.first()
+            && (from as usize) < n && (to as usize) < n
+        {
+            graph.remove_edge(from, to);
+            prop_assert!(graph.add_edge(from, to));
+            prop_assert!(graph.dependents(to).any(|d| d == from));
+        }
     }
 }

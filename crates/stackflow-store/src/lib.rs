@@ -125,6 +125,12 @@ pub trait CmdbStore: Send + Sync {
     /// CMDB change-log entries after sequence number `after`, oldest first,
     /// at most `limit`. Sequence numbers follow commit order.
     async fn cmdb_changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, CmdbChange)>>;
+    /// How many CIs depend, directly or transitively, on `roots` (roots
+    /// excluded), up to `depth` levels, computed by the database's own
+    /// recursive SQL query. The impact index answers the same question in
+    /// memory; this is the baseline the impact benchmark compares it with,
+    /// and a cross-check of its answers.
+    async fn blast_radius_count_sql(&self, roots: &[String], depth: Option<u32>) -> Result<u64>;
 
     /// Creates a standard change template.
     async fn create_template(&self, by: &Caller, template: Template) -> Result<Template>;

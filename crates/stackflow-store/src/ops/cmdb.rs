@@ -437,6 +437,49 @@ impl CmdbStore for Repo {
         rows.into_iter().map(cmdb_change_of).collect()
     }
 
+    async fn blast_radius_count_sql(&self, roots: &[String], depth: Option<u32>) -> Result<u64> {
+        if roots.is_empty() {
+            return Ok(0);
+        }
+        // `UNION` (not `UNION ALL`) drops rows already produced, which is
+        // what makes the unlimited walk terminate on cycles. With a depth
+        // limit the depth is part of the row, so a CI may be produced once
+        // per depth; the outer query counts it once.
+        let mut query = QueryBuilder::<Db>::new(match depth {
+            None => "WITH RECURSIVE reached(id) AS (SELECT id FROM cis WHERE name IN (",
+            Some(_) => {
+                "WITH RECURSIVE reached(id, depth) AS (SELECT id, 0 FROM cis WHERE name IN ("
+            }
+        });
+        let mut names = query.separated(", ");
+        for root in roots {
+            names.push_bind(root.clone());
+        }
+        query.push(")");
+        match depth {
+            None => query.push(
+                " UNION SELECT r.from_ci FROM relationships r JOIN reached ON r.to_ci = reached.id)",
+            ),
+            Some(limit) => query
+                .push(
+                    " UNION SELECT r.from_ci, reached.depth + 1 FROM relationships r \
+                     JOIN reached ON r.to_ci = reached.id WHERE reached.depth < ",
+                )
+                .push_bind(i64::from(limit))
+                .push(")"),
+        };
+        query.push(
+            " SELECT COUNT(DISTINCT id) FROM reached WHERE id NOT IN (SELECT id FROM cis WHERE name IN (",
+        );
+        let mut names = query.separated(", ");
+        for root in roots {
+            names.push_bind(root.clone());
+        }
+        query.push("))");
+        let count: i64 = query.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(count as u64)
+    }
+
     async fn create_template(&self, by: &Caller, template: Template) -> Result<Template> {
         require(&by.actor, Permission::ManageTemplates)?;
         validate::name("name", &template.name)?;

@@ -129,6 +129,20 @@ backend_test!(
         // A cycle back to the host changes nothing and terminates.
         let cycle = depends(&app, "host-1", "shop", "depends_on").await;
         assert_eq!(impact(&app, "host-1/impact").await["count"], 3);
+        // The database's recursive query agrees, cycle and depth limit included.
+        for (root, depth, expected) in [
+            ("host-1", None, 3),
+            ("host-1", Some(2), 2),
+            ("shop", None, 3),
+        ] {
+            let roots = [root.to_owned()];
+            let by_sql = app
+                .store
+                .blast_radius_count_sql(&roots, depth)
+                .await
+                .expect("count");
+            assert_eq!(by_sql, expected, "{root} to depth {depth:?}");
+        }
         app.call(Method::DELETE, &format!("/api/relationships/{cycle}"))
             .by("admin")
             .send()
