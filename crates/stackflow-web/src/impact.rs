@@ -16,6 +16,7 @@
 use stackflow_core::graph::{Node, Walker};
 use stackflow_core::impact::{CmdbIndex, ImpactPage, ImpactReport, IndexBuilder};
 use stackflow_store::{Result, Store};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -45,8 +46,11 @@ pub struct IndexStats {
 pub struct ImpactIndex {
     store: Arc<dyn Store>,
     current: RwLock<Indexed>,
-    /// One catch-up (or rebuild) at a time; queries never wait on it.
+    /// One catch-up (or rebuild) at a time.
     catching_up: tokio::sync::Mutex<()>,
+    /// A rebuild is running: queries answer from the previous index rather
+    /// than wait for it.
+    rebuilding: AtomicBool,
     /// Scratch space for walks, reused across queries.
     walkers: Mutex<Vec<Walker>>,
 }
@@ -68,6 +72,7 @@ impl ImpactIndex {
             store,
             current: RwLock::new(indexed),
             catching_up: tokio::sync::Mutex::new(()),
+            rebuilding: AtomicBool::new(false),
             walkers: Mutex::new(Vec::new()),
         }))
     }
@@ -100,8 +105,10 @@ impl ImpactIndex {
                 Ok(()) => self.set_seq(last),
                 Err(reason) => {
                     tracing::info!(%reason, "rebuilding the impact index");
-                    let fresh = snapshot(self.store.as_ref()).await?;
-                    *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+                    self.rebuilding.store(true, Ordering::Release);
+                    let fresh = snapshot(self.store.as_ref()).await;
+                    self.rebuilding.store(false, Ordering::Release);
+                    *self.current.write().unwrap_or_else(|e| e.into_inner()) = fresh?;
                 }
             }
         }
@@ -117,6 +124,14 @@ impl ImpactIndex {
     pub async fn catch_up_or_log(&self) {
         if let Err(error) = self.catch_up().await {
             tracing::warn!(%error, "impact index could not catch up");
+        }
+    }
+
+    /// Catches up before answering a query, unless a rebuild is running:
+    /// then the query is answered from the previous index at once.
+    pub async fn refresh_for_query(&self) {
+        if !self.rebuilding.load(Ordering::Acquire) {
+            self.catch_up_or_log().await;
         }
     }
 

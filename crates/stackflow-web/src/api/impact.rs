@@ -63,7 +63,7 @@ async fn ci_impact(
     ApiQuery(params): ApiQuery<ImpactParams>,
 ) -> ApiResult<Json<ImpactReport>> {
     let page = params.page()?;
-    state.impact.catch_up_or_log().await;
+    state.impact.refresh_for_query().await;
     let (report, missing) = state
         .impact
         .report(vec![name.clone()], params.depth, page)
@@ -99,7 +99,7 @@ async fn change_impact(
 ) -> ApiResult<Json<ChangeImpact>> {
     let page = params.page()?;
     let change = super::changes::load(&state, &number).await?;
-    state.impact.catch_up_or_log().await;
+    state.impact.refresh_for_query().await;
     let (report, missing) = state
         .impact
         .report(change.affected_cis, params.depth, page)
