@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod changes;
 mod cmdb;
+mod import;
 mod people;
 mod tasks;
 mod templates;
@@ -50,6 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(tasks::routes())
         .merge(audit::routes())
         .merge(cmdb::routes())
+        .merge(import::routes())
         .merge(templates::routes())
         .merge(people::routes())
 }

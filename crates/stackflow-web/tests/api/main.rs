@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod cmdb;
 mod concurrency;
+mod import;
 mod input;
 mod lifecycle;
 mod pagination;
