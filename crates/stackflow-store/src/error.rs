@@ -32,6 +32,9 @@ pub enum StoreError {
     /// Stored data could not be decoded (a bug or a hand edit).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// Writing an export failed.
+    #[error("writing the export failed: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl StoreError {

@@ -14,6 +14,7 @@ mod postgres;
 mod secret;
 mod sqlite;
 pub mod testing;
+pub mod transfer;
 
 pub use error::{Result, StoreError};
 pub use model::*;
@@ -39,7 +40,9 @@ pub enum Backend {
 /// method is one transaction including its audit event and outbox rows.
 /// Callers use `Arc<dyn Store>` with `use stackflow_store::prelude::*`.
 #[async_trait]
-pub trait Store: PeopleStore + CmdbStore + ChangeStore + TaskStore + Send + Sync + 'static {
+pub trait Store:
+    PeopleStore + CmdbStore + CmdbTransferStore + ChangeStore + TaskStore + Send + Sync + 'static
+{
     /// The backend in use.
     fn backend(&self) -> Backend;
     /// Applies pending migrations.
@@ -140,6 +143,24 @@ pub trait CmdbStore: Send + Sync {
     async fn list_templates(&self) -> Result<Vec<Template>>;
 }
 
+/// Bulk CMDB import and export (see `docs/cmdb-import.md`).
+#[async_trait]
+pub trait CmdbTransferStore: Send + Sync {
+    /// Imports one file of CIs and/or relationships in one transaction:
+    /// upserts by name, all or nothing (any rejected row and nothing is
+    /// applied), idempotent, reporting counts and rejected rows. A file
+    /// that cannot be read at all (bad header, broken JSON) is `Invalid`.
+    async fn import_cmdb(
+        &self,
+        by: &Caller,
+        source: transfer::ImportSource,
+        options: transfer::ImportOptions,
+    ) -> Result<transfer::ImportReport>;
+    /// Streams every CI (by id), then every relationship (by id), from one
+    /// consistent snapshot into `sink`.
+    async fn export_cmdb(&self, sink: &mut (dyn transfer::ExportSink + Send)) -> Result<()>;
+}
+
 /// Changes, their lifecycle, votes, audit trail and outbox.
 #[async_trait]
 pub trait ChangeStore: Send + Sync {
@@ -198,7 +219,7 @@ pub trait TaskStore: Send + Sync {
 
 /// The traits to import for calling store operations.
 pub mod prelude {
-    pub use crate::{ChangeStore, CmdbStore, PeopleStore, Store, TaskStore};
+    pub use crate::{ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Store, TaskStore};
 }
 
 /// Connects to the database a URL names (`sqlite://…` or `postgres://…`)

@@ -37,10 +37,112 @@ impl Repo {
     }
 }
 
+/// Creates the import's staging tables (TEMP: private to this session,
+/// gone at the end of the transaction whether it commits or not).
+async fn create_import_staging(tx: &mut Tx) -> Result<()> {
+    for statement in [
+        "CREATE TEMP TABLE import_cis (seq BIGINT NOT NULL, line TEXT NOT NULL, name TEXT NOT NULL, \
+         class TEXT NOT NULL, environment TEXT NOT NULL, criticality TEXT NOT NULL, owner_group TEXT, \
+         attributes JSONB NOT NULL, reason TEXT) ON COMMIT DROP",
+        "CREATE TEMP TABLE import_relationships (seq BIGINT NOT NULL, line TEXT NOT NULL, \
+         from_name TEXT NOT NULL, to_name TEXT NOT NULL, rel_type TEXT NOT NULL, reason TEXT) ON COMMIT DROP",
+    ] {
+        sqlx::query(statement).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Indexes the staged rows for the duplicate checks and gives the planner
+/// statistics (autovacuum never analyzes TEMP tables).
+async fn index_import_staging(tx: &mut Tx) -> Result<()> {
+    for statement in [
+        "CREATE INDEX import_cis_name ON import_cis (name, seq)",
+        "CREATE INDEX import_relationships_key ON import_relationships (from_name, to_name, rel_type, seq)",
+        "ANALYZE import_cis",
+        "ANALYZE import_relationships",
+    ] {
+        sqlx::query(statement).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Nothing to do: `ON COMMIT DROP` removes the staging tables.
+async fn drop_import_staging(_tx: &mut Tx) -> Result<()> {
+    Ok(())
+}
+
+/// Writes staged CIs as one `UNNEST` of arrays: eight binds per batch.
+async fn stage_ci_batch(tx: &mut Tx, rows: &[StagedCi]) -> Result<()> {
+    let mut seq = Vec::with_capacity(rows.len());
+    let mut line = Vec::with_capacity(rows.len());
+    let mut name = Vec::with_capacity(rows.len());
+    let mut class = Vec::with_capacity(rows.len());
+    let mut environment = Vec::with_capacity(rows.len());
+    let mut criticality = Vec::with_capacity(rows.len());
+    let mut owner_group = Vec::with_capacity(rows.len());
+    let mut attributes = Vec::with_capacity(rows.len());
+    for staged in rows {
+        let ci = &staged.ci;
+        seq.push(staged.seq);
+        line.push(staged.line.as_str());
+        name.push(ci.name.as_str());
+        class.push(ci.class.as_str());
+        environment.push(ci.environment.as_str());
+        criticality.push(ci.criticality.as_str());
+        owner_group.push(ci.owner_group.as_deref());
+        attributes.push(ci.attributes.to_string());
+    }
+    sqlx::query(
+        "INSERT INTO import_cis (seq, line, name, class, environment, criticality, owner_group, attributes) \
+         SELECT s, l, n, c, e, k, o, a::jsonb FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], \
+         $5::text[], $6::text[], $7::text[], $8::text[]) AS u(s, l, n, c, e, k, o, a)",
+    )
+    .bind(seq)
+    .bind(line)
+    .bind(name)
+    .bind(class)
+    .bind(environment)
+    .bind(criticality)
+    .bind(owner_group)
+    .bind(attributes)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes staged relationships as one `UNNEST` of arrays.
+async fn stage_relationship_batch(tx: &mut Tx, rows: &[StagedRelationship]) -> Result<()> {
+    let mut seq = Vec::with_capacity(rows.len());
+    let mut line = Vec::with_capacity(rows.len());
+    let mut from = Vec::with_capacity(rows.len());
+    let mut to = Vec::with_capacity(rows.len());
+    let mut rel_type = Vec::with_capacity(rows.len());
+    for staged in rows {
+        seq.push(staged.seq);
+        line.push(staged.line.as_str());
+        from.push(staged.relationship.from.as_str());
+        to.push(staged.relationship.to.as_str());
+        rel_type.push(staged.relationship.rel_type.as_str());
+    }
+    sqlx::query(
+        "INSERT INTO import_relationships (seq, line, from_name, to_name, rel_type) \
+         SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[])",
+    )
+    .bind(seq)
+    .bind(line)
+    .bind(from)
+    .bind(to)
+    .bind(rel_type)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 include!("ops/common.rs");
 include!("ops/store.rs");
 include!("ops/people.rs");
 include!("ops/cmdb.rs");
+include!("ops/transfer.rs");
 include!("ops/changes.rs");
 include!("ops/tasks.rs");
 include!("ops/tests.rs");

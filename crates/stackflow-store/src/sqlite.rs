@@ -45,10 +45,96 @@ impl Repo {
     }
 }
 
+/// Binds per statement in SQLite (its limit is 32766): 8 per staged CI.
+const SQLITE_MAX_BINDS: usize = 32_766;
+
+/// Creates the import's staging tables (TEMP: private to this connection;
+/// dropped before commit, and a leftover of an earlier failure first).
+async fn create_import_staging(tx: &mut Tx) -> Result<()> {
+    for statement in [
+        "DROP TABLE IF EXISTS temp.import_cis",
+        "DROP TABLE IF EXISTS temp.import_relationships",
+        "CREATE TEMP TABLE import_cis (seq INTEGER NOT NULL, line TEXT NOT NULL, name TEXT NOT NULL, \
+         class TEXT NOT NULL, environment TEXT NOT NULL, criticality TEXT NOT NULL, owner_group TEXT, \
+         attributes TEXT NOT NULL, reason TEXT)",
+        "CREATE TEMP TABLE import_relationships (seq INTEGER NOT NULL, line TEXT NOT NULL, \
+         from_name TEXT NOT NULL, to_name TEXT NOT NULL, rel_type TEXT NOT NULL, reason TEXT)",
+    ] {
+        sqlx::query(statement).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Indexes the staged rows for the duplicate checks (built after loading,
+/// which is faster than maintaining them row by row).
+async fn index_import_staging(tx: &mut Tx) -> Result<()> {
+    for statement in [
+        "CREATE INDEX temp.import_cis_name ON import_cis (name, seq)",
+        "CREATE INDEX temp.import_relationships_key ON import_relationships (from_name, to_name, rel_type, seq)",
+    ] {
+        sqlx::query(statement).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Drops the staging tables; SQLite keeps TEMP tables until the
+/// connection closes, and pooled connections live on.
+async fn drop_import_staging(tx: &mut Tx) -> Result<()> {
+    for statement in [
+        "DROP TABLE temp.import_cis",
+        "DROP TABLE temp.import_relationships",
+    ] {
+        sqlx::query(statement).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Writes staged CIs with multi-row `VALUES`, within the bind limit.
+async fn stage_ci_batch(tx: &mut Tx, rows: &[StagedCi]) -> Result<()> {
+    for chunk in rows.chunks(SQLITE_MAX_BINDS / 8) {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO import_cis (seq, line, name, class, environment, criticality, owner_group, attributes) ",
+        );
+        query.push_values(chunk, |mut row, staged| {
+            let ci = &staged.ci;
+            row.push_bind(staged.seq)
+                .push_bind(staged.line.as_str())
+                .push_bind(ci.name.as_str())
+                .push_bind(ci.class.as_str())
+                .push_bind(ci.environment.as_str())
+                .push_bind(ci.criticality.as_str())
+                .push_bind(ci.owner_group.as_deref())
+                .push_bind(ci.attributes.to_string());
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Writes staged relationships with multi-row `VALUES`.
+async fn stage_relationship_batch(tx: &mut Tx, rows: &[StagedRelationship]) -> Result<()> {
+    for chunk in rows.chunks(SQLITE_MAX_BINDS / 5) {
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO import_relationships (seq, line, from_name, to_name, rel_type) ",
+        );
+        query.push_values(chunk, |mut row, staged| {
+            let relationship = &staged.relationship;
+            row.push_bind(staged.seq)
+                .push_bind(staged.line.as_str())
+                .push_bind(relationship.from.as_str())
+                .push_bind(relationship.to.as_str())
+                .push_bind(relationship.rel_type.as_str());
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 include!("ops/common.rs");
 include!("ops/store.rs");
 include!("ops/people.rs");
 include!("ops/cmdb.rs");
+include!("ops/transfer.rs");
 include!("ops/changes.rs");
 include!("ops/tasks.rs");
 include!("ops/tests.rs");

@@ -123,7 +123,10 @@ impl From<StoreError> for AppError {
             StoreError::Duplicate(detail) => {
                 AppError::new(StatusCode::CONFLICT, "duplicate", detail)
             }
-            StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Corrupt(_) => {
+            StoreError::Database(_)
+            | StoreError::Migrate(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Io(_) => {
                 // Logged here, once; the client learns only that it was our fault.
                 tracing::error!(error = %err, "store failure");
                 AppError::new(

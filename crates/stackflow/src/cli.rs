@@ -1,7 +1,9 @@
 //! The command line: one binary, one subcommand per job.
 
+use crate::bench::BenchCommand;
 use crate::config::{Config, Overrides};
-use crate::{demo, serve};
+use crate::transfer::{ExportArgs, ImportArgs};
+use crate::{bench, demo, serve, transfer};
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
@@ -51,6 +53,13 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Import CIs and relationships from a CSV or JSON file (all or nothing).
+    Import(ImportArgs),
+    /// Export CIs and relationships as CSV files or one JSON document.
+    Export(ExportArgs),
+    /// Measure performance on the configured database.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 /// Where to listen.
@@ -138,7 +147,7 @@ pub enum TokenCommand {
 }
 
 /// The CLI acts as a local administrator; its writes are audited as `cli`.
-fn cli_caller() -> Caller {
+pub(crate) fn cli_caller() -> Caller {
     Caller::new(Actor::new("cli", Role::Admin), Channel::Cli, Utc::now())
 }
 
@@ -216,6 +225,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => user(&open(&config).await?, command).await,
         Command::Group(command) => group(&open(&config).await?, command).await,
         Command::Token(command) => token(&open(&config).await?, command).await,
+        Command::Import(args) => {
+            let store = open(&config).await?;
+            let outcome = transfer::import(&store, &cli_caller(), args).await;
+            store.close().await;
+            outcome
+        }
+        Command::Export(args) => {
+            let store = open(&config).await?;
+            let outcome = transfer::export(&store, args).await;
+            store.close().await;
+            outcome
+        }
+        Command::Bench(command) => bench::run(open(&config).await?, command).await,
     }
 }
 

@@ -1,18 +1,13 @@
 //! `stackflow`: the StackFlow change management server and its CLI.
 
+mod bench;
 mod cli;
 mod config;
 mod demo;
 mod serve;
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "groundwork for the CMDB issue: the impact benchmark and the demo use it once bulk import lands"
-    )
-)]
 mod synthetic;
 mod telemetry;
+mod transfer;
 
 use clap::Parser;
 

@@ -6,7 +6,14 @@
 // share one module, so a second `use` of the same name would clash.
 
 use crate::model::*;
-use crate::{ChangeStore, CmdbStore, PeopleStore, Result, Store, StoreError, TaskStore, secret};
+use crate::transfer::{
+    self, CiRecord, ExportSink, FileError, ImportOptions, ImportReport, ImportSource, ParsedRow,
+    RejectedRow, RelationshipRecord, RowRef,
+};
+use crate::{
+    ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, Store, StoreError, TaskStore,
+    secret,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;

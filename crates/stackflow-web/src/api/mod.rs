@@ -7,6 +7,7 @@ mod audit;
 mod changes;
 mod cmdb;
 mod impact;
+mod import;
 mod people;
 mod tasks;
 mod templates;
@@ -52,6 +53,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(audit::routes())
         .merge(cmdb::routes())
         .merge(impact::routes())
+        .merge(import::routes())
         .merge(templates::routes())
         .merge(people::routes())
 }

@@ -254,3 +254,57 @@ backend_test!(
             .problem(StatusCode::UNAUTHORIZED, "unauthorized");
     }
 );
+
+async fn import_csv(app: &TestApp, body: String) -> Value {
+    app.call(Method::POST, "/api/cmdb/import")
+        .by("admin")
+        .header(axum::http::header::CONTENT_TYPE, "text/csv")
+        .raw(body)
+        .send()
+        .await
+        .expect(StatusCode::OK)
+}
+
+backend_test!(
+    imports_reach_the_index_small_ones_entry_by_entry_bulk_ones_by_rebuild,
+    |app| async move {
+        estate(&app).await;
+        let other = app.second_instance().await;
+
+        // A small import: logged entry by entry.
+        let cis = "name,class,criticality\nbatch-1,application,high\nbatch-2,application,low\n";
+        import_csv(&app, cis.to_owned()).await;
+        let rels = "from,to,type\nbatch-1,vm-1,runs_on\nbatch-2,batch-1,uses\n";
+        import_csv(&app, rels.to_owned()).await;
+        let report = impact(&app, "host-1/impact").await;
+        assert_eq!(report["count"], 5);
+        assert_eq!(report["max_depth_reached"], 3);
+        assert_eq!(impact(&other, "host-1/impact").await["count"], 5);
+
+        // A bulk import (over 10,000 rows changed) logs one reload: both
+        // instances rebuild from the database and see every row.
+        let leaves = 10_500;
+        let mut cis = String::from("name,class,criticality\n");
+        let mut rels = String::from("from,to,type\n");
+        for i in 0..leaves {
+            cis.push_str(&format!("leaf-{i:05},virtual_machine,low\n"));
+            rels.push_str(&format!("leaf-{i:05},host-1,hosted_on\n"));
+        }
+        import_csv(&app, cis).await;
+        import_csv(&app, rels).await;
+        let logged = app.store.cmdb_changes_since(0, 100_000).await.expect("log");
+        assert!(
+            logged
+                .iter()
+                .any(|(_, c)| *c == stackflow_core::impact::CmdbChange::Reload),
+            "a bulk import logs a reload"
+        );
+        for instance in [&app, &other] {
+            let report = impact(instance, "host-1/impact?limit=1").await;
+            assert_eq!(report["count"], 5 + leaves);
+            assert_eq!(report["by_class"]["virtual_machine"], 1 + leaves);
+            assert_eq!(report["next_offset"], 1);
+        }
+        other.store.close().await;
+    }
+);

@@ -15,6 +15,7 @@ mod auth;
 mod cmdb;
 mod concurrency;
 mod impact;
+mod import;
 mod input;
 mod lifecycle;
 mod pagination;
