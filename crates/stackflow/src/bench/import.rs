@@ -59,7 +59,7 @@ pub async fn run(store: &Arc<dyn Store>, args: ImportBench) -> anyhow::Result<()
 }
 
 /// The synthetic estate names owner groups; an import refuses unknown ones.
-async fn create_owner_groups(store: &Arc<dyn Store>, cmdb: &SyntheticCmdb) -> anyhow::Result<()> {
+pub(super) async fn create_owner_groups(store: &Arc<dyn Store>, cmdb: &SyntheticCmdb) -> anyhow::Result<()> {
     let groups: BTreeSet<&str> = cmdb.cis.iter().map(|ci| ci.owner_group).collect();
     for name in groups {
         let group = NewGroup {
@@ -76,7 +76,7 @@ async fn create_owner_groups(store: &Arc<dyn Store>, cmdb: &SyntheticCmdb) -> an
     Ok(())
 }
 
-fn write_files(cmdb: &SyntheticCmdb, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+pub(super) fn write_files(cmdb: &SyntheticCmdb, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let cis_path = dir.join("cis.csv");
     let mut cis = CsvCiWriter::new(BufWriter::new(File::create(&cis_path)?))?;
     for ci in &cmdb.cis {
@@ -104,7 +104,7 @@ fn write_files(cmdb: &SyntheticCmdb, dir: &Path) -> anyhow::Result<(PathBuf, Pat
     Ok((cis_path, relationships_path))
 }
 
-async fn import_file(
+pub(super) async fn import_file(
     store: &Arc<dyn Store>,
     pass: &str,
     path: &Path,

@@ -2,6 +2,7 @@
 //! per thing measured. Each prints what it did and how long it took, so
 //! the figures in `docs/benchmarks.md` can be reproduced.
 
+mod impact;
 mod import;
 
 use clap::Subcommand;
@@ -14,12 +15,17 @@ pub enum BenchCommand {
     /// Bulk CMDB import of a synthetic estate: CIs, then relationships,
     /// then both again (the idempotent pass).
     Import(import::ImportBench),
+    /// Blast-radius latency through the impact index against the
+    /// database's recursive SQL query on the same synthetic CMDB, the
+    /// index's build time and memory, and the impact endpoint over HTTP.
+    Impact(impact::ImpactBenchArgs),
 }
 
 /// Runs one benchmark against the configured database.
 pub async fn run(store: Arc<dyn Store>, command: BenchCommand) -> anyhow::Result<()> {
     let outcome = match command {
         BenchCommand::Import(args) => import::run(&store, args).await,
+        BenchCommand::Impact(args) => impact::run(store.clone(), &args).await,
     };
     store.close().await;
     outcome

@@ -11,9 +11,10 @@
 
 use crate::synthetic::{self, SyntheticCmdb};
 use anyhow::{Context, bail};
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use stackflow_store::Store;
+use stackflow_store::transfer::CsvKind;
 use stackflow_web::clock::SystemClock;
 use stackflow_web::impact::ImpactIndex;
 use stackflow_web::{AppState, router};
@@ -131,7 +132,17 @@ async fn ensure_loaded(
         args.cis, args.seed
     );
     let started = Instant::now();
-    crate::bench_data::load(store, cmdb).await?;
+    super::import::create_owner_groups(store, cmdb).await?;
+    let dir = std::env::temp_dir().join(format!("stackflow-bench-impact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).context("creating the bench directory")?;
+    let loaded = async {
+        let (cis, relationships) = super::import::write_files(cmdb, &dir)?;
+        super::import::import_file(store, "load", &cis, CsvKind::Cis).await?;
+        super::import::import_file(store, "load", &relationships, CsvKind::Relationships).await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    loaded?;
     eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
