@@ -41,6 +41,10 @@ impl Repo {
 /// gone at the end of the transaction whether it commits or not).
 async fn create_import_staging(tx: &mut Tx) -> Result<()> {
     for statement in [
+        // Memory for this transaction's hash joins, sorts and index builds
+        // over millions of staged rows (the defaults spill them to disk).
+        "SET LOCAL work_mem = '256MB'",
+        "SET LOCAL maintenance_work_mem = '512MB'",
         "CREATE TEMP TABLE import_cis (seq BIGINT NOT NULL, line TEXT NOT NULL, name TEXT NOT NULL, \
          class TEXT NOT NULL, environment TEXT NOT NULL, criticality TEXT NOT NULL, owner_group TEXT, \
          attributes JSONB NOT NULL, reason TEXT) ON COMMIT DROP",

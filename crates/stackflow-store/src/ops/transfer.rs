@@ -249,13 +249,15 @@ async fn reject_bad_relationships(tx: &mut Tx, kind: transfer::ImportKind) -> Re
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    // The rows are found with one pass of joins (hash joins on PostgreSQL);
+    // the reason is worked out only for the rows found, usually none.
     let unknown = sqlx::query(
         "UPDATE import_relationships SET reason = 'no CI named `' || \
          CASE WHEN NOT EXISTS (SELECT 1 FROM cis c WHERE c.name = import_relationships.from_name) \
          THEN from_name ELSE to_name END || '`' \
-         WHERE reason IS NULL AND (\
-         NOT EXISTS (SELECT 1 FROM cis c WHERE c.name = import_relationships.from_name) \
-         OR NOT EXISTS (SELECT 1 FROM cis c WHERE c.name = import_relationships.to_name))",
+         WHERE seq IN (SELECT s.seq FROM import_relationships s \
+         LEFT JOIN cis f ON f.name = s.from_name LEFT JOIN cis t ON t.name = s.to_name \
+         WHERE s.reason IS NULL AND (f.id IS NULL OR t.id IS NULL))",
     )
     .execute(&mut **tx)
     .await?
@@ -415,6 +417,7 @@ impl CmdbTransferStore for Repo {
             rejected_rows_truncated: rejected_total > listed.len() as u64,
             rejected_rows: listed,
         };
+        drop_import_staging(&mut tx).await?;
         if !report.applied {
             tx.rollback().await?;
             return Ok(report);
@@ -430,7 +433,6 @@ impl CmdbTransferStore for Repo {
             Some(counts),
         )
         .await?;
-        drop_import_staging(&mut tx).await?;
         tx.commit().await?;
         Ok(report)
     }

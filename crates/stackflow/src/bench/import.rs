@@ -13,7 +13,7 @@ use stackflow_store::transfer::{
     ImportSource, RelationshipRecord,
 };
 use stackflow_store::{NewGroup, Store, StoreError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -41,7 +41,7 @@ pub async fn run(store: &Arc<dyn Store>, args: ImportBench) -> anyhow::Result<()
     let outcome = async {
         let (cis, relationships) = write_files(&cmdb, &dir)?;
         println!(
-            "synthetic CMDB: {} CIs, {} relationships (seed {}), files written in {:.1} s",
+            "synthetic CMDB: {} CIs, {} relationships drawn (seed {}), files written in {:.1} s",
             cmdb.cis.len(),
             cmdb.relationships.len(),
             args.seed,
@@ -93,7 +93,12 @@ pub(super) fn write_files(cmdb: &SyntheticCmdb, dir: &Path) -> anyhow::Result<(P
     let relationships_path = dir.join("relationships.csv");
     let mut relationships =
         CsvRelationshipWriter::new(BufWriter::new(File::create(&relationships_path)?))?;
+    // The generator may draw the same edge twice; a file must not hold it twice.
+    let mut seen = HashSet::with_capacity(cmdb.relationships.len());
     for (from, to, rel_type) in &cmdb.relationships {
+        if !seen.insert((*from, *to, *rel_type)) {
+            continue;
+        }
         relationships.write(&RelationshipRecord {
             from: cmdb.cis[*from as usize].name.clone(),
             to: cmdb.cis[*to as usize].name.clone(),
