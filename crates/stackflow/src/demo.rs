@@ -11,6 +11,7 @@ use stackflow_core::{
     Action, Actor, ChangeDraft, ChangeNumber, ChangeType, Channel, CloseCode, Criticality,
     Decision, GroupKind, ObjectivesMet, RelationshipType, Role, Template,
 };
+use stackflow_store::transfer::{CsvKind, ImportFormat, ImportOptions, ImportSource};
 use stackflow_store::{
     Caller, NewCi, NewGroup, NewRelationship, NewToken, NewUser, PageRequest, Store,
 };
@@ -40,6 +41,55 @@ const GROUPS: &[(&str, GroupKind, &[&str])] = &[
     ("change-managers", GroupKind::ChangeManagement, &["max"]),
     ("service-desk", GroupKind::ServiceDesk, &["alice"]),
 ];
+
+/// CIs of the generated estate around the hand-made CIs.
+const ESTATE_CIS: usize = 3_000;
+/// Its seed: the same estate on every run.
+const ESTATE_SEED: u64 = 7;
+
+/// Where the hand-made CIs meet the generated estate, so their blast radius
+/// reaches into it: a core switch every rack switch hangs off, the SAN under
+/// a generated host, VMs on the ESX host.
+const ESTATE_LINKS: &[(&str, &str, RelationshipType)] = &[
+    ("sw-hub-01", "core-switch-01", RelationshipType::ConnectsTo),
+    ("sw-hub-02", "core-switch-01", RelationshipType::ConnectsTo),
+    ("host-0000001", "san-01", RelationshipType::DependsOn),
+    ("vm-0000001", "host-esx-01", RelationshipType::HostedOn),
+    ("vm-0000002", "host-esx-01", RelationshipType::HostedOn),
+    ("vm-0000003", "host-esx-01", RelationshipType::HostedOn),
+];
+
+/// Imports a generated estate of a few thousand CIs (the synthetic CMDB the
+/// benchmark uses, at demo size) and links it to the hand-made CIs.
+async fn seed_estate(store: &Arc<dyn Store>, admin: &Caller) -> anyhow::Result<()> {
+    let estate = crate::synthetic::generate(ESTATE_CIS, ESTATE_SEED);
+    let (mut cis, mut relationships) = (Vec::new(), Vec::new());
+    estate.write_csv(&mut cis, &mut relationships)?;
+    for (bytes, kind) in [(cis, CsvKind::Cis), (relationships, CsvKind::Relationships)] {
+        let source = ImportSource {
+            reader: Box::new(std::io::Cursor::new(bytes)),
+            format: ImportFormat::Csv(Some(kind)),
+        };
+        let report = store
+            .import_cmdb(admin, source, ImportOptions::default())
+            .await?;
+        if !report.applied {
+            bail!(
+                "the demo estate was rejected: {:?}",
+                report.rejected_rows.first()
+            );
+        }
+    }
+    for (from, to, rel_type) in ESTATE_LINKS {
+        let link = NewRelationship {
+            from: (*from).into(),
+            to: (*to).into(),
+            rel_type: *rel_type,
+        };
+        store.create_relationship(admin, link).await?;
+    }
+    Ok(())
+}
 
 /// Demo CIs: name, class, criticality, owner group.
 const CIS: &[(&str, &str, Criticality, &str)] = &[
@@ -166,6 +216,14 @@ fn print_welcome(bound: std::net::SocketAddr, tokens: &[(String, String)]) {
     println!();
     println!("  export STACKFLOW=http://{bound}");
     println!("  curl -s -H \"Authorization: Bearer $ALICE_TOKEN\" $STACKFLOW/api/changes");
+    println!(
+        "  curl -s -H \"Authorization: Bearer $ALICE_TOKEN\" $STACKFLOW/api/cis/core-switch-01/impact"
+    );
+    println!();
+    println!(
+        "The CMDB holds {} hand-made CIs in a generated estate of {ESTATE_CIS} more.",
+        CIS.len()
+    );
     println!();
     println!("Press Ctrl-C to stop.");
 }
@@ -253,6 +311,7 @@ pub async fn seed(
             )
             .await?;
     }
+    seed_estate(store, &admin).await?;
     for template in templates() {
         store.create_template(&admin, template).await?;
     }

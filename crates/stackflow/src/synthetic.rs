@@ -7,6 +7,8 @@
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use stackflow_core::{Criticality, RelationshipType};
+use stackflow_store::transfer::{CiRecord, CsvCiWriter, CsvRelationshipWriter, RelationshipRecord};
+use std::io::Write;
 
 /// One generated configuration item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,8 +127,41 @@ pub fn generate(total: usize, seed: u64) -> SyntheticCmdb {
     add_layer(&layers.storage, "san", "storage", "dba", &mut rng);
     add_layer(&layers.network, "sw", "network_device", "web-ops", &mut rng);
     add_layer(&layers.vms, "vm", "virtual_machine", "web-ops", &mut rng);
-    cmdb.relationships = relationships(&layers, &mut rng);
+    // The draws may repeat an edge; a CMDB holds each relationship once.
+    let mut seen = std::collections::HashSet::new();
+    cmdb.relationships = relationships(&layers, &mut rng)
+        .into_iter()
+        .filter(|edge| seen.insert(*edge))
+        .collect();
     cmdb
+}
+
+impl SyntheticCmdb {
+    /// Writes the estate as the two CSV files an operator would import
+    /// (see `docs/cmdb-import.md`).
+    pub fn write_csv(&self, cis: impl Write, relationships: impl Write) -> std::io::Result<()> {
+        let mut out = CsvCiWriter::new(cis)?;
+        for ci in &self.cis {
+            out.write(&CiRecord {
+                name: ci.name.clone(),
+                class: ci.class.to_owned(),
+                criticality: ci.criticality,
+                environment: "production".to_owned(),
+                owner_group: Some(ci.owner_group.to_owned()),
+                attributes: serde_json::json!({}),
+            })?;
+        }
+        out.finish()?.flush()?;
+        let mut out = CsvRelationshipWriter::new(relationships)?;
+        for (from, to, rel_type) in &self.relationships {
+            out.write(&RelationshipRecord {
+                from: self.cis[*from as usize].name.clone(),
+                to: self.cis[*to as usize].name.clone(),
+                rel_type: *rel_type,
+            })?;
+        }
+        out.finish()?.flush()
+    }
 }
 
 fn weighted_criticality(rng: &mut Pcg64Mcg) -> Criticality {

@@ -102,7 +102,11 @@ pub async fn run(store: Arc<dyn Store>, args: &ImpactBenchArgs) -> anyhow::Resul
         let sql_row = Percentiles::of(&mut sql_times);
         index_row.print(&format!("index, {label}"), mean);
         sql_row.print(&format!("SQL recursive CTE, {label}"), mean);
-        ratios.push((label, sql_row.p50 / index_row.p50, sql_row.p99 / index_row.p99));
+        ratios.push((
+            label,
+            sql_row.p50 / index_row.p50,
+            sql_row.p99 / index_row.p99,
+        ));
     }
     println!();
     for (label, p50, p99) in &ratios {

@@ -8,14 +8,11 @@ use crate::synthetic::{SyntheticCmdb, generate};
 use anyhow::Context;
 use clap::Args;
 use stackflow_core::GroupKind;
-use stackflow_store::transfer::{
-    CiRecord, CsvCiWriter, CsvKind, CsvRelationshipWriter, ImportFormat, ImportOptions,
-    ImportSource, RelationshipRecord,
-};
+use stackflow_store::transfer::{CsvKind, ImportFormat, ImportOptions, ImportSource};
 use stackflow_store::{NewGroup, Store, StoreError};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,7 +56,10 @@ pub async fn run(store: &Arc<dyn Store>, args: ImportBench) -> anyhow::Result<()
 }
 
 /// The synthetic estate names owner groups; an import refuses unknown ones.
-pub(super) async fn create_owner_groups(store: &Arc<dyn Store>, cmdb: &SyntheticCmdb) -> anyhow::Result<()> {
+pub(super) async fn create_owner_groups(
+    store: &Arc<dyn Store>,
+    cmdb: &SyntheticCmdb,
+) -> anyhow::Result<()> {
     let groups: BTreeSet<&str> = cmdb.cis.iter().map(|ci| ci.owner_group).collect();
     for name in groups {
         let group = NewGroup {
@@ -77,36 +77,13 @@ pub(super) async fn create_owner_groups(store: &Arc<dyn Store>, cmdb: &Synthetic
 }
 
 pub(super) fn write_files(cmdb: &SyntheticCmdb, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let cis_path = dir.join("cis.csv");
-    let mut cis = CsvCiWriter::new(BufWriter::new(File::create(&cis_path)?))?;
-    for ci in &cmdb.cis {
-        cis.write(&CiRecord {
-            name: ci.name.clone(),
-            class: ci.class.to_owned(),
-            criticality: ci.criticality,
-            environment: "production".to_owned(),
-            owner_group: Some(ci.owner_group.to_owned()),
-            attributes: serde_json::json!({}),
-        })?;
-    }
-    cis.finish()?.flush()?;
-    let relationships_path = dir.join("relationships.csv");
-    let mut relationships =
-        CsvRelationshipWriter::new(BufWriter::new(File::create(&relationships_path)?))?;
-    // The generator may draw the same edge twice; a file must not hold it twice.
-    let mut seen = HashSet::with_capacity(cmdb.relationships.len());
-    for (from, to, rel_type) in &cmdb.relationships {
-        if !seen.insert((*from, *to, *rel_type)) {
-            continue;
-        }
-        relationships.write(&RelationshipRecord {
-            from: cmdb.cis[*from as usize].name.clone(),
-            to: cmdb.cis[*to as usize].name.clone(),
-            rel_type: *rel_type,
-        })?;
-    }
-    relationships.finish()?.flush()?;
-    Ok((cis_path, relationships_path))
+    let cis = dir.join("cis.csv");
+    let relationships = dir.join("relationships.csv");
+    cmdb.write_csv(
+        BufWriter::new(File::create(&cis)?),
+        BufWriter::new(File::create(&relationships)?),
+    )?;
+    Ok((cis, relationships))
 }
 
 pub(super) async fn import_file(
