@@ -126,7 +126,7 @@ proptest! {
                 break;
             }
             let (from, to) = edges[pick.index(edges.len())];
-            let present = kept.iter().any(|&e| e == (from, to))
+            let present = kept.contains(&(from, to))
                 && (from as usize) < n && (to as usize) < n;
             prop_assert_eq!(graph.remove_edge(from, to), present);
             kept.retain(|&e| e != (from, to));
