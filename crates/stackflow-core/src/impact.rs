@@ -10,7 +10,7 @@
 //! longer resolves); a rebuild reclaims it.
 
 use crate::enums::Criticality;
-use crate::graph::{DependencyGraph, Impact, Node, Walker};
+use crate::graph::{DependencyGraph, Impact, Node, Reached, Walker};
 use hashbrown::HashTable;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -337,25 +337,9 @@ impl CmdbIndex {
                 most_critical = Some(reached.node);
             }
         }
-        // Most critical first, then nearest, then by name: select the page
-        // without sorting the whole blast radius.
-        let key = |r: &crate::graph::Reached| {
-            (
-                std::cmp::Reverse(self.criticality(r.node)),
-                r.depth,
-                self.name(r.node),
-            )
-        };
-        let mut order: Vec<&crate::graph::Reached> = impact.reached.iter().collect();
-        let start = page.offset.min(order.len());
-        let end = start.saturating_add(page.limit).min(order.len());
-        if end < order.len() {
-            order.select_nth_unstable_by(end, |a, b| key(a).cmp(&key(b)));
-            order.truncate(end);
-        }
-        order.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
-        let items = order[start..end]
-            .iter()
+        let (page_items, end) = self.page_of(impact, page);
+        let items = page_items
+            .into_iter()
             .map(|r| ImpactItem {
                 name: self.name(r.node).to_owned(),
                 class: self.class(r.node).to_owned(),
@@ -393,6 +377,53 @@ impl CmdbIndex {
             items,
             next_offset: (end < count).then_some(end),
         }
+    }
+}
+
+impl CmdbIndex {
+    /// One page of impacted CIs in report order (most critical first, then
+    /// nearest, then by name), and where it ends. A core switch's blast
+    /// radius holds hundreds of thousands of CIs: rather than sort them all,
+    /// count them per (criticality, depth) group, find the groups the page
+    /// overlaps, and sort only those by name.
+    fn page_of<'a>(&self, impact: &'a Impact, page: ImpactPage) -> (Vec<&'a Reached>, usize) {
+        let reached = &impact.reached;
+        let start = page.offset.min(reached.len());
+        let end = start.saturating_add(page.limit).min(reached.len());
+        if start == end {
+            return (Vec::new(), end);
+        }
+        let depths = impact.max_depth_reached as usize + 1;
+        let group = |r: &Reached| {
+            (3 - criticality_rank(self.criticality(r.node))) * depths + r.depth as usize
+        };
+        let mut sizes = vec![0usize; 4 * depths];
+        for r in reached {
+            sizes[group(r)] += 1;
+        }
+        let mut wanted = vec![false; sizes.len()];
+        let mut first = None;
+        let mut before = 0;
+        for (g, size) in sizes.iter().enumerate() {
+            if before < end && before + size > start {
+                wanted[g] = true;
+                first.get_or_insert(before);
+            }
+            before += size;
+        }
+        let first = first.unwrap_or(start);
+        let mut picked: Vec<&Reached> = reached.iter().filter(|r| wanted[group(r)]).collect();
+        let order = |a: &&Reached, b: &&Reached| {
+            (group(a), self.name(a.node)).cmp(&(group(b), self.name(b.node)))
+        };
+        let (from, to) = (start - first, end - first);
+        if to < picked.len() {
+            picked.select_nth_unstable_by(to, order);
+            picked.truncate(to);
+        }
+        picked.sort_unstable_by(order);
+        picked.drain(..from);
+        (picked, end)
     }
 }
 
