@@ -14,7 +14,7 @@
 //! number, so a query touches only what it visits instead of clearing
 //! per-CI arrays each time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A CI's index in the graph.
 pub type Node = u32;
@@ -35,8 +35,11 @@ pub struct DependencyGraph {
     /// Dependents added after the bulk build, per CI.
     added: HashMap<Node, Vec<Node>>,
     added_edges: usize,
-    /// Dependents removed from the bulk arrays since the build, per CI.
-    removed: HashMap<Node, Vec<Node>>,
+    /// Dependents removed from the bulk arrays since the build, per CI (a
+    /// set: decommissioning thousands of VMs on one host must not make every
+    /// walk through it quadratic).
+    removed: HashMap<Node, HashSet<Node>>,
+    removed_edges: usize,
 }
 
 impl DependencyGraph {
@@ -119,7 +122,8 @@ impl DependencyGraph {
             let bulk = &self.dependents[self.offsets[i] as usize..self.offsets[i + 1] as usize];
             let already = self.removed.get(&to).is_some_and(|r| r.contains(&from));
             if !already && bulk.contains(&from) {
-                self.removed.entry(to).or_default().push(from);
+                self.removed.entry(to).or_default().insert(from);
+                self.removed_edges += 1;
                 found = true;
             }
         }
@@ -128,7 +132,7 @@ impl DependencyGraph {
 
     /// Edges added or removed since the last bulk build or compaction.
     pub fn overlay_edges(&self) -> usize {
-        self.added_edges + self.removed.values().map(Vec::len).sum::<usize>()
+        self.added_edges + self.removed_edges
     }
 
     /// Folds the overlay into the compressed arrays.
@@ -140,18 +144,27 @@ impl DependencyGraph {
         *self = DependencyGraph::from_edges(self.node_count(), &edges);
     }
 
-    /// The CIs that depend directly on `node`.
-    pub fn dependents(&self, node: Node) -> impl Iterator<Item = Node> + '_ {
+    /// The dependents of `node` in the compressed arrays (overlay ignored).
+    fn bulk_dependents(&self, node: Node) -> &[Node] {
         let i = node as usize;
-        let bulk: &[Node] = if i < self.bulk_nodes() {
+        if i < self.bulk_nodes() {
             &self.dependents[self.offsets[i] as usize..self.offsets[i + 1] as usize]
         } else {
             &[]
-        };
+        }
+    }
+
+    /// The CIs that depend directly on `node`.
+    pub fn dependents(&self, node: Node) -> impl Iterator<Item = Node> + '_ {
+        let bulk = self.bulk_dependents(node);
         let added = overlay(&self.added, node);
-        let removed = overlay(&self.removed, node);
+        let removed = if self.removed.is_empty() {
+            None
+        } else {
+            self.removed.get(&node)
+        };
         bulk.iter()
-            .filter(move |d| removed.is_empty() || !removed.contains(d))
+            .filter(move |d| removed.is_none_or(|r| !r.contains(d)))
             .chain(added)
             .copied()
     }
@@ -160,10 +173,13 @@ impl DependencyGraph {
     pub fn memory_bytes(&self) -> usize {
         let word = std::mem::size_of::<u32>();
         let arrays = (self.offsets.capacity() + self.dependents.capacity()) * word;
-        let overlay: usize = (self.added.values())
-            .chain(self.removed.values())
+        let added: usize = (self.added.values())
             .map(|v| v.capacity() * word + 32)
             .sum();
+        let removed: usize = (self.removed.values())
+            .map(|v| v.capacity() * (word + 1) + 48)
+            .sum();
+        let overlay = added + removed;
         arrays + overlay
     }
 }
@@ -280,19 +296,31 @@ impl Walker {
         while !self.frontier.is_empty() && max_depth.is_none_or(|limit| depth < limit) {
             depth += 1;
             self.next.clear();
-            for &parent in &self.frontier {
-                for child in graph.dependents(parent) {
-                    let seen = &mut self.seen[child as usize];
-                    if *seen != generation {
-                        *seen = generation;
-                        self.via[child as usize] = parent;
-                        self.next.push(child);
-                        impact.reached.push(Reached {
-                            node: child,
-                            depth,
-                            via: parent,
-                        });
+            // The same step either way; without an overlay (the usual case)
+            // the walk reads the compressed arrays directly.
+            macro_rules! visit {
+                ($parent:expr, $children:expr) => {
+                    for child in $children {
+                        let seen = &mut self.seen[child as usize];
+                        if *seen != generation {
+                            *seen = generation;
+                            self.via[child as usize] = $parent;
+                            self.next.push(child);
+                            impact.reached.push(Reached {
+                                node: child,
+                                depth,
+                                via: $parent,
+                            });
+                        }
                     }
+                };
+            }
+            let plain = graph.added.is_empty() && graph.removed.is_empty();
+            for &parent in &self.frontier {
+                if plain {
+                    visit!(parent, graph.bulk_dependents(parent).iter().copied());
+                } else {
+                    visit!(parent, graph.dependents(parent));
                 }
             }
             if !self.next.is_empty() {

@@ -71,6 +71,8 @@ pub trait CmdbSink {
     fn ci(&mut self, id: i64, name: &str, class: &str, criticality: Criticality);
     /// "The CI with id `from` depends on the CI with id `to`".
     fn relationship(&mut self, from: i64, to: i64);
+    /// Forget everything received: the snapshot starts over.
+    fn restart(&mut self);
 }
 
 /// CI attributes stored column-wise, names in one arena.
@@ -78,7 +80,7 @@ pub trait CmdbSink {
 struct CiTable {
     names: String,
     name_ends: Vec<u32>,
-    class: Vec<u16>,
+    class: Vec<u32>,
     classes: Vec<String>,
     criticality: Vec<Criticality>,
     lookup: HashTable<Node>,
@@ -101,12 +103,12 @@ impl CiTable {
         self.lookup.find(hash, |&n| self.name(n) == name).copied()
     }
 
-    fn class_id(&mut self, class: &str) -> u16 {
+    fn class_id(&mut self, class: &str) -> u32 {
         match self.classes.iter().position(|c| c == class) {
-            Some(i) => i as u16,
+            Some(i) => i as u32,
             None => {
                 self.classes.push(class.to_owned());
-                (self.classes.len() - 1) as u16
+                (self.classes.len() - 1) as u32
             }
         }
     }
@@ -146,7 +148,7 @@ impl CiTable {
     fn memory_bytes(&self) -> usize {
         self.names.capacity()
             + self.name_ends.capacity() * 4
-            + self.class.capacity() * 2
+            + self.class.capacity() * 4
             + self.criticality.capacity()
             + self.lookup.capacity() * (std::mem::size_of::<Node>() + 1)
             + self
@@ -210,6 +212,10 @@ impl CmdbSink for IndexBuilder {
         if let (Some(from), Some(to)) = (self.node_of_id(from), self.node_of_id(to)) {
             self.edges.push((from, to));
         }
+    }
+
+    fn restart(&mut self) {
+        *self = IndexBuilder::new();
     }
 }
 
@@ -375,7 +381,8 @@ impl CmdbIndex {
                 .map(|c| (c.as_str().to_owned(), by_criticality[criticality_rank(*c)]))
                 .collect(),
             items,
-            next_offset: (end < count).then_some(end),
+            // A summary-only request (`limit` 0) has no next page to follow.
+            next_offset: (end < count && page.limit > 0).then_some(end),
         }
     }
 }

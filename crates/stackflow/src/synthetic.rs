@@ -173,6 +173,15 @@ fn weighted_criticality(rng: &mut Pcg64Mcg) -> Criticality {
     }
 }
 
+/// Tiers of applications (front ends, middle tier, back ends).
+const APPLICATION_TIERS: usize = 3;
+
+/// Which tier of `range` (0 = front ends) `index` falls in.
+fn tier_of(index: usize, range: &std::ops::Range<usize>) -> usize {
+    let tier_size = (range.len() / APPLICATION_TIERS).max(1);
+    ((index - range.start) / tier_size).min(APPLICATION_TIERS - 1)
+}
+
 fn relationships(layers: &Layers, rng: &mut Pcg64Mcg) -> Vec<(u32, u32, RelationshipType)> {
     use RelationshipType::*;
     let mut edges = Vec::new();
@@ -196,8 +205,23 @@ fn relationships(layers: &Layers, rng: &mut Pcg64Mcg) -> Vec<(u32, u32, Relation
         if rng.random_bool(0.1) {
             edges.push((app as u32, hub(&layers.databases, rng), Uses));
         }
-        for _ in 0..rng.random_range(0..5) {
-            edges.push((app as u32, pick(&layers.applications, rng), DependsOn));
+        // Applications call others in the tier below (front ends → services
+        // → back ends), never back up: dependencies between applications
+        // form layers, as in a real estate, not one web where everything
+        // reaches everything.
+        let tier_end = layers.applications.end;
+        let below = tier_of(app, &layers.applications) + 1;
+        if below < APPLICATION_TIERS {
+            let tier_size = layers.applications.len() / APPLICATION_TIERS;
+            let start = layers.applications.start + below * tier_size;
+            let end = if below + 1 == APPLICATION_TIERS {
+                tier_end
+            } else {
+                start + tier_size
+            };
+            for _ in 0..rng.random_range(0..4) {
+                edges.push((app as u32, pick(&(start..end), rng), DependsOn));
+            }
         }
     }
     for db in layers.databases.clone() {
@@ -274,6 +298,20 @@ mod tests {
         assert!(
             impact.reached.len() > cmdb.cis.len() / 2,
             "a core switch change touches most of the estate"
+        );
+        // …while an ordinary CI's blast radius stays local: no web of
+        // dependencies through which everything reaches everything.
+        let mut walker = Walker::new(cmdb.cis.len());
+        let mut radii: Vec<usize> = (0..cmdb.cis.len())
+            .step_by(97)
+            .filter(|&i| !cmdb.cis[i].name.contains("-hub-"))
+            .map(|i| walker.blast_radius(&graph, &[i as u32], None).reached.len())
+            .collect();
+        radii.sort_unstable();
+        let median = radii[radii.len() / 2];
+        assert!(
+            median < cmdb.cis.len() / 200,
+            "median blast radius {median}"
         );
         let services = cmdb
             .cis

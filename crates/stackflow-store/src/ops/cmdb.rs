@@ -325,7 +325,10 @@ impl CmdbStore for Repo {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        // Another relationship of another type may keep the dependency.
+        // Another relationship of another type may keep the dependency. Ask
+        // under the log lock, so a concurrent create or delete of a sibling
+        // is either seen here or logged after this entry.
+        lock_log_order(&mut tx).await?;
         let remaining: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM relationships WHERE from_ci = $1 AND to_ci = $2 LIMIT 1",
         )
@@ -416,11 +419,38 @@ impl CmdbStore for Repo {
     }
 
     async fn cmdb_snapshot(&self, sink: &mut (dyn CmdbSink + Send)) -> Result<i64> {
-        let mut tx = match BEGIN_SNAPSHOT {
-            Some(statement) => self.pool.begin_with(statement).await?,
-            None => self.pool.begin().await?,
-        };
-        let seq = snapshot_cmdb(&mut tx, sink).await?;
+        // Optimistic and parallel: CIs and relationships are read at once
+        // on two connections, each in a snapshot of its own. Every write
+        // the index cares about appends to the change log, so equal log
+        // positions mean the two snapshots hold the same CMDB.
+        for _ in 0..PARALLEL_SNAPSHOT_TRIES {
+            let pool = self.pool.clone();
+            let relationships = tokio::spawn(async move { read_relationships(&pool).await });
+            let mut tx = begin_snapshot(&self.pool).await?;
+            let seq = log_position(&mut tx).await?;
+            stream_cis(&mut tx, sink).await?;
+            tx.commit().await?;
+            let (at, relationships) = relationships
+                .await
+                .map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+            if at == seq {
+                for (from, to) in relationships {
+                    sink.relationship(from, to);
+                }
+                return Ok(seq);
+            }
+            sink.restart();
+        }
+        // The CMDB kept changing: read both in one snapshot.
+        let mut tx = begin_snapshot(&self.pool).await?;
+        let seq = log_position(&mut tx).await?;
+        stream_cis(&mut tx, sink).await?;
+        let mut rows = sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
+            .fetch(&mut *tx);
+        while let Some((from, to)) = rows.try_next().await? {
+            sink.relationship(from, to);
+        }
+        drop(rows);
         tx.commit().await?;
         Ok(seq)
     }
@@ -540,11 +570,19 @@ fn ci_change(ci: &Ci) -> CmdbChange {
     }
 }
 
-/// Records a CMDB change in the change log, in the writer's transaction.
-async fn log_cmdb(tx: &mut Tx, now: DateTime<Utc>, change: &CmdbChange) -> Result<()> {
+/// Takes the change-log order lock (PostgreSQL), held until the transaction
+/// ends. Take it only after every row lock the transaction needs: a holder
+/// must never wait for a row, or writers could deadlock.
+async fn lock_log_order(tx: &mut Tx) -> Result<()> {
     if let Some(lock) = LOG_ORDER_LOCK {
         sqlx::query(AssertSqlSafe(lock)).execute(&mut **tx).await?;
     }
+    Ok(())
+}
+
+/// Records a CMDB change in the change log, in the writer's transaction.
+async fn log_cmdb(tx: &mut Tx, now: DateTime<Utc>, change: &CmdbChange) -> Result<()> {
+    lock_log_order(tx).await?;
     let (kind, name, other, class, criticality) = match change {
         CmdbChange::Ci {
             name,
@@ -618,25 +656,45 @@ fn cmdb_change_of(
     Ok((seq, change))
 }
 
-/// Streams the CMDB into an index builder and reads the log position, all
-/// in one snapshot.
-async fn snapshot_cmdb(tx: &mut Tx, sink: &mut (dyn CmdbSink + Send)) -> Result<i64> {
+/// Parallel snapshot attempts before falling back to one transaction.
+const PARALLEL_SNAPSHOT_TRIES: usize = 3;
+
+async fn begin_snapshot(pool: &sqlx::Pool<Db>) -> Result<Tx> {
+    Ok(match BEGIN_SNAPSHOT {
+        Some(statement) => pool.begin_with(statement).await?,
+        None => pool.begin().await?,
+    })
+}
+
+/// The change-log position a snapshot reflects (its first read, which on
+/// SQLite also fixes the snapshot).
+async fn log_position(tx: &mut Tx) -> Result<i64> {
     let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM cmdb_log")
         .fetch_one(&mut **tx)
         .await?;
-    {
-        let mut rows = sqlx::query_as::<_, (i64, String, String, String)>(
-            "SELECT id, name, class, criticality FROM cis ORDER BY id",
-        )
-        .fetch(&mut **tx);
-        while let Some((id, name, class, criticality)) = rows.try_next().await? {
-            sink.ci(id, &name, &class, parse("cis.criticality", &criticality)?);
-        }
-    }
-    let mut rows = sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
-        .fetch(&mut **tx);
-    while let Some((from, to)) = rows.try_next().await? {
-        sink.relationship(from, to);
-    }
     Ok(seq.unwrap_or(0))
+}
+
+/// Streams every CI, in ascending id order, into the sink.
+async fn stream_cis(tx: &mut Tx, sink: &mut (dyn CmdbSink + Send)) -> Result<()> {
+    let mut rows = sqlx::query_as::<_, (i64, String, String, String)>(
+        "SELECT id, name, class, criticality FROM cis ORDER BY id",
+    )
+    .fetch(&mut **tx);
+    while let Some((id, name, class, criticality)) = rows.try_next().await? {
+        sink.ci(id, &name, &class, parse("cis.criticality", &criticality)?);
+    }
+    Ok(())
+}
+
+/// Every relationship as CI ids, and the log position of its snapshot.
+async fn read_relationships(pool: &sqlx::Pool<Db>) -> Result<(i64, Vec<(i64, i64)>)> {
+    let mut tx = begin_snapshot(pool).await?;
+    let seq = log_position(&mut tx).await?;
+    let relationships = sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
+        .fetch(&mut *tx)
+        .try_collect()
+        .await?;
+    tx.commit().await?;
+    Ok((seq, relationships))
 }

@@ -192,14 +192,18 @@ async fn count_cis(tx: &mut Tx) -> Result<(u64, u64, u64)> {
     Ok((as_count(valid), as_count(created), as_count(updated)))
 }
 
-/// The change-log entries of the CIs this import creates or whose class or
-/// criticality it changes (one more than the limit, to know it is over).
-async fn ci_log_entries(tx: &mut Tx) -> Result<Vec<CmdbChange>> {
+/// The change-log entries of the CIs this import wrote (created or
+/// changed), read back after the upsert: every row it wrote carries its time
+/// in `updated_at`, and holds the written values under this transaction's
+/// row locks. A concurrent writer's row stamped with the same instant adds a
+/// harmless entry with current values. One more than the limit is read, to
+/// know it is over.
+async fn ci_log_entries(tx: &mut Tx, now: DateTime<Utc>) -> Result<Vec<CmdbChange>> {
     let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT s.name, s.class, s.criticality FROM import_cis s LEFT JOIN cis c ON c.name = s.name \
-         WHERE s.reason IS NULL AND (c.id IS NULL OR c.class <> s.class OR c.criticality <> s.criticality) \
-         ORDER BY s.seq LIMIT $1",
+        "SELECT c.name, c.class, c.criticality FROM import_cis s JOIN cis c ON c.name = s.name \
+         WHERE s.reason IS NULL AND c.updated_at = $1 ORDER BY s.seq LIMIT $2",
     )
+    .bind(now)
     .bind(i64::try_from(MAX_LOGGED_CHANGES).unwrap_or(i64::MAX) + 1)
     .fetch_all(&mut **tx)
     .await?;
@@ -301,13 +305,8 @@ async fn database_rejections(tx: &mut Tx) -> Result<Vec<(i64, RejectedRow)>> {
 
 /// Logs what the impact index must learn: each changed CI and each new
 /// relationship, or one `Reload` when that would be too many entries.
-async fn log_import(
-    tx: &mut Tx,
-    now: DateTime<Utc>,
-    ci_entries: Vec<CmdbChange>,
-    relationships_created: u64,
-    relationships_before: i64,
-) -> Result<()> {
+async fn log_import(tx: &mut Tx, now: DateTime<Utc>, relationships_created: u64) -> Result<()> {
+    let ci_entries = ci_log_entries(tx, now).await?;
     let total = ci_entries.len() as u64 + relationships_created;
     if total == 0 {
         return Ok(());
@@ -319,12 +318,15 @@ async fn log_import(
         log_cmdb(tx, now, entry).await?;
     }
     if relationships_created > 0 {
+        // The relationships this import inserted carry its time; as for CIs,
+        // a concurrent one of the same instant only adds a harmless entry.
         let created: Vec<(String, String)> = sqlx::query_as(
-            "SELECT f.name, t.name FROM relationships r \
-             JOIN cis f ON f.id = r.from_ci JOIN cis t ON t.id = r.to_ci \
-             WHERE r.id > $1 ORDER BY r.id",
+            "SELECT f.name, t.name FROM import_relationships s \
+             JOIN cis f ON f.name = s.from_name JOIN cis t ON t.name = s.to_name \
+             JOIN relationships r ON r.from_ci = f.id AND r.to_ci = t.id AND r.rel_type = s.rel_type \
+             WHERE s.reason IS NULL AND r.created_at = $1 ORDER BY s.seq",
         )
-        .bind(relationships_before)
+        .bind(now)
         .fetch_all(&mut **tx)
         .await?;
         for (from, to) in created {
@@ -358,76 +360,78 @@ impl CmdbTransferStore for Repo {
         let parser = spawn_parser(source, sender);
         let mut tx = self.begin_write().await?;
         create_import_staging(&mut tx).await?;
-        let mut parse_rejections = ParseRejections::default();
-        stage_rows(&mut tx, receiver, &mut parse_rejections).await?;
-        let kind = match parser.await {
-            Ok(Ok(kind)) => kind,
-            Ok(Err(err)) => return Err(file_refusal(err)),
-            Err(failure) => {
-                return Err(StoreError::Io(std::io::Error::other(format!(
-                    "the import parser failed: {failure}"
-                ))));
-            }
-        };
-        index_import_staging(&mut tx).await?;
+        // Staging changes connection settings (SQLite's page cache): undo
+        // them on every way out, errors included.
+        let staged = async {
+            let mut parse_rejections = ParseRejections::default();
+            stage_rows(&mut tx, receiver, &mut parse_rejections).await?;
+            let kind = match parser.await {
+                Ok(Ok(kind)) => kind,
+                Ok(Err(err)) => return Err(file_refusal(err)),
+                Err(failure) => {
+                    return Err(StoreError::Io(std::io::Error::other(format!(
+                        "the import parser failed: {failure}"
+                    ))));
+                }
+            };
+            index_import_staging(&mut tx).await?;
 
-        let ci_rejected = parse_rejections.cis + reject_bad_cis(&mut tx, kind).await?;
-        let (ci_valid, ci_created, ci_updated) = count_cis(&mut tx).await?;
-        let may_apply = !options.dry_run && ci_rejected == 0 && parse_rejections.relationships == 0;
-        let ci_entries = if may_apply {
-            ci_log_entries(&mut tx).await?
-        } else {
-            Vec::new()
-        };
-        upsert_cis(&mut tx, by.now).await?;
+            let ci_rejected = parse_rejections.cis + reject_bad_cis(&mut tx, kind).await?;
+            let (ci_valid, ci_created, ci_updated) = count_cis(&mut tx).await?;
+            let may_apply =
+                !options.dry_run && ci_rejected == 0 && parse_rejections.relationships == 0;
+            upsert_cis(&mut tx, by.now).await?;
 
-        let relationship_rejected =
-            parse_rejections.relationships + reject_bad_relationships(&mut tx, kind).await?;
-        // Held from here to commit, so that the relationships with ids above
-        // `before` are exactly this import's (see `log_cmdb`).
-        if let Some(lock) = LOG_ORDER_LOCK {
-            sqlx::query(AssertSqlSafe(lock)).execute(&mut *tx).await?;
-        }
-        let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM relationships")
+            let relationship_rejected =
+                parse_rejections.relationships + reject_bad_relationships(&mut tx, kind).await?;
+            let relationship_valid: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM import_relationships WHERE reason IS NULL",
+            )
             .fetch_one(&mut *tx)
             .await?;
-        let relationship_valid: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM import_relationships WHERE reason IS NULL")
-                .fetch_one(&mut *tx)
-                .await?;
-        let relationships_created = insert_relationships(&mut tx, by.now).await?;
+            let relationships_created = insert_relationships(&mut tx, by.now).await?;
 
-        let rejected_total = ci_rejected + relationship_rejected;
-        let listed = merge_rejections(parse_rejections.listed, database_rejections(&mut tx).await?);
-        let report = ImportReport {
-            kind,
-            applied: may_apply && rejected_total == 0,
-            dry_run: options.dry_run,
-            cis: transfer::CiCounts {
-                created: ci_created,
-                updated: ci_updated,
-                unchanged: ci_valid - ci_created - ci_updated,
-                rejected: ci_rejected,
-            },
-            relationships: transfer::RelationshipCounts {
-                created: relationships_created,
-                unchanged: u64::try_from(relationship_valid).unwrap_or(0) - relationships_created,
-                rejected: relationship_rejected,
-            },
-            rejected_rows_truncated: rejected_total > listed.len() as u64,
-            rejected_rows: listed,
-        };
-        drop_import_staging(&mut tx).await?;
+            let rejected_total = ci_rejected + relationship_rejected;
+            let listed =
+                merge_rejections(parse_rejections.listed, database_rejections(&mut tx).await?);
+            let report = ImportReport {
+                kind,
+                applied: may_apply && rejected_total == 0,
+                dry_run: options.dry_run,
+                cis: transfer::CiCounts {
+                    created: ci_created,
+                    updated: ci_updated,
+                    unchanged: ci_valid - ci_created - ci_updated,
+                    rejected: ci_rejected,
+                },
+                relationships: transfer::RelationshipCounts {
+                    created: relationships_created,
+                    unchanged: u64::try_from(relationship_valid).unwrap_or(0)
+                        - relationships_created,
+                    rejected: relationship_rejected,
+                },
+                rejected_rows_truncated: rejected_total > listed.len() as u64,
+                rejected_rows: listed,
+            };
+            if report.applied {
+                // Read from the staging tables, so before they go.
+                log_import(&mut tx, by.now, relationships_created).await?;
+            }
+            Ok(report)
+        }
+        .await;
+        let cleaned = drop_import_staging(&mut tx).await;
+        let report: ImportReport = staged?;
+        cleaned?;
         if !report.applied {
             tx.rollback().await?;
             return Ok(report);
         }
-        log_import(&mut tx, by.now, ci_entries, relationships_created, before).await?;
         let counts = serde_json::json!({"cis": report.cis, "relationships": report.relationships});
         audit(
             &mut tx,
             by,
-            ("cmdb", kind.as_str()),
+            ("cmdb", report.kind.as_str()),
             "cmdb.imported",
             None,
             Some(counts),

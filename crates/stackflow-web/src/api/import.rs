@@ -1,6 +1,10 @@
 //! `POST /api/cmdb/import`: a CSV or JSON file of CIs and relationships,
-//! streamed from the request body into the store's import (never buffered
-//! whole), under its own body limit instead of the API's small default.
+//! under its own body limit instead of the API's small default.
+//!
+//! The body is first spooled to an anonymous temporary file (never held in
+//! memory), and only then handed to the store's import: the import runs in
+//! one write transaction, which on SQLite blocks every other writer, so it
+//! must not wait on a slow or stalled upload.
 
 use crate::AppState;
 use crate::extract::{ApiQuery, Auth};
@@ -10,13 +14,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::TryStreamExt;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use stackflow_store::transfer::{CsvKind, ImportFormat, ImportOptions, ImportReport, ImportSource};
-use std::io::Read;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use tokio_util::io::{StreamReader, SyncIoBridge};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Largest import body accepted (1 GiB); larger is 413.
@@ -74,31 +74,15 @@ async fn import_cmdb(
     body: Body,
 ) -> ApiResult<Response> {
     let format = format_of(&headers, params.kind)?;
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let reader = Limited {
-        inner: SyncIoBridge::new(StreamReader::new(stream)),
-        left: MAX_IMPORT_BYTES,
-        exceeded: exceeded.clone(),
-    };
+    let spooled = spool(body).await?;
     let source = ImportSource {
-        reader: Box::new(reader),
+        reader: Box::new(std::io::BufReader::with_capacity(1 << 20, spooled)),
         format,
     };
     let options = ImportOptions {
         dry_run: params.dry_run,
     };
-    let report = match state.store.import_cmdb(&caller, source, options).await {
-        Ok(report) => report,
-        Err(_) if exceeded.load(Ordering::Relaxed) => {
-            return Err(AppError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("an import file may be at most {MAX_IMPORT_BYTES} bytes"),
-            ));
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let report = state.store.import_cmdb(&caller, source, options).await?;
     if report.rejected() == 0 {
         if report.applied {
             // What was imported is in impact answers when the import returns.
@@ -147,27 +131,32 @@ fn format_of(headers: &HeaderMap, kind: Option<CsvKind>) -> ApiResult<ImportForm
     }
 }
 
-/// A reader that fails once more than `left` bytes have been read, and
-/// says so through `exceeded` (the failure itself reaches us as a store
-/// error about an unreadable file).
-struct Limited<R> {
-    inner: R,
-    left: u64,
-    exceeded: Arc<AtomicBool>,
-}
-
-impl<R: Read> Read for Limited<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        match self.left.checked_sub(read as u64) {
-            Some(left) => {
-                self.left = left;
-                Ok(read)
-            }
-            None => {
-                self.exceeded.store(true, Ordering::Relaxed);
-                Err(std::io::Error::other("the import body is too large"))
-            }
+/// Copies the request body into an anonymous temporary file (removed when
+/// closed) and rewinds it; `413` past [`MAX_IMPORT_BYTES`].
+async fn spool(body: Body) -> ApiResult<std::fs::File> {
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    // A local disk failure is ours, not the client's: logged, 500.
+    let failed = |e: std::io::Error| AppError::from(stackflow_store::StoreError::Io(e));
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| failed(std::io::Error::other(e)))?
+        .map_err(failed)?;
+    let mut file = tokio::fs::File::from_std(file);
+    let mut stream = body.into_data_stream();
+    let mut written: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| AppError::bad_request("bad_body", format!("the upload failed: {e}")))?;
+        written += chunk.len() as u64;
+        if written > MAX_IMPORT_BYTES {
+            return Err(AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("an import file may be at most {MAX_IMPORT_BYTES} bytes"),
+            ));
         }
+        file.write_all(&chunk).await.map_err(failed)?;
     }
+    file.rewind().await.map_err(failed)?;
+    Ok(file.into_std().await)
 }

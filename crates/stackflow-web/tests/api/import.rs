@@ -83,6 +83,9 @@ backend_test!(
             "{SEEDED_AS_CSV}orders-app,application,critical,production,dba,\n\
              payments-api,application,high,,,\"{{\"\"tier\"\": 1, \"\"lang\"\": \"\"rust\"\"}}\"\n"
         );
+        // Time passes between writes, as it does outside tests: the log
+        // entries of an import are the rows stamped with its instant.
+        app.clock.advance(chrono::Duration::seconds(1));
         let before = log_position(&app).await;
         let report = import_csv(&app, "max", "", &file)
             .await
@@ -117,6 +120,7 @@ backend_test!(
                 .any(|c| matches!(c, CmdbChange::Ci { name, .. } if name == "payments-api"))
         );
 
+        app.clock.advance(chrono::Duration::seconds(1));
         let again = import_csv(&app, "max", "", &file)
             .await
             .expect(StatusCode::OK);
@@ -218,6 +222,9 @@ backend_test!(
                     Bad Class,Server,low,\n\
                     good-2,server,low,\n\
                     good-1,server,high,\n";
+        // Time passes between writes, as it does outside tests: the log
+        // entries of an import are the rows stamped with its instant.
+        app.clock.advance(chrono::Duration::seconds(1));
         let before = log_position(&app).await;
         let reply = import_csv(&app, "max", "", file).await;
         let report = rejected_report(&reply);
@@ -362,6 +369,9 @@ backend_test!(
         for i in 0..100_000 {
             writeln!(file, "vm-{i:06},virtual_machine,low,production,dba").unwrap();
         }
+        // Time passes between writes, as it does outside tests: the log
+        // entries of an import are the rows stamped with its instant.
+        app.clock.advance(chrono::Duration::seconds(1));
         let before = log_position(&app).await;
         let report = import_csv(&app, "admin", "", &file)
             .await
@@ -372,6 +382,7 @@ backend_test!(
             [CmdbChange::Reload],
             "a bulk change asks the index to reload"
         );
+        app.clock.advance(chrono::Duration::seconds(1));
         let again = import_csv(&app, "admin", "", &file)
             .await
             .expect(StatusCode::OK);
