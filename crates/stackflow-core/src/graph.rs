@@ -10,9 +10,9 @@
 //!
 //! Two flat arrays instead of a map of heap nodes keep a million-CI graph in
 //! a few tens of megabytes and the walk cache-friendly. The scratch state of
-//! a walk ([`Walker`]) is reused across queries, stamped with a generation
-//! number, so a query touches only what it visits instead of clearing
-//! per-CI arrays each time.
+//! a walk ([`Walker`]) is reused across queries: a bitset of visited CIs
+//! (128 KB for a million CIs, so the check done for every edge stays in the
+//! CPU's cache), cleared after each walk by unmarking only what it visited.
 
 use std::collections::{HashMap, HashSet};
 
@@ -239,11 +239,12 @@ impl Impact {
 /// (or per request) and reuse it: each walk costs only what it visits.
 #[derive(Debug, Clone, Default)]
 pub struct Walker {
-    /// The generation in which each CI was last visited.
-    seen: Vec<u32>,
+    /// One bit per CI: visited by the current (or last) walk.
+    seen: Vec<u64>,
+    /// The CIs marked in `seen`, to unmark before the next walk.
+    marked: Vec<Node>,
     /// The CI through which each CI was reached in the last walk.
     via: Vec<Node>,
-    generation: u32,
     frontier: Vec<Node>,
     next: Vec<Node>,
 }
@@ -252,24 +253,27 @@ impl Walker {
     /// A walker for graphs of up to `node_count` CIs (it grows as needed).
     pub fn new(node_count: usize) -> Self {
         Walker {
-            seen: vec![0; node_count],
+            seen: vec![0; node_count.div_ceil(64)],
             via: vec![0; node_count],
             ..Walker::default()
         }
     }
 
-    /// Starts a new generation; clears the marks only when the counter wraps.
-    fn begin(&mut self, node_count: usize) -> u32 {
-        if self.seen.len() < node_count {
-            self.seen.resize(node_count, 0);
+    /// Clears the last walk's marks and makes room for `node_count` CIs.
+    fn begin(&mut self, node_count: usize) {
+        for node in self.marked.drain(..) {
+            self.seen[node as usize / 64] &= !(1 << (node % 64));
+        }
+        if self.via.len() < node_count {
+            self.seen.resize(node_count.div_ceil(64), 0);
             self.via.resize(node_count, 0);
         }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.seen.iter_mut().for_each(|g| *g = 0);
-            self.generation = 1;
-        }
-        self.generation
+    }
+
+    fn is_marked(&self, node: Node) -> bool {
+        self.seen
+            .get(node as usize / 64)
+            .is_some_and(|word| word & (1 << (node % 64)) != 0)
     }
 
     /// Every CI that depends, directly or transitively, on `roots`, up to
@@ -281,13 +285,13 @@ impl Walker {
         roots: &[Node],
         max_depth: Option<u32>,
     ) -> Impact {
-        let generation = self.begin(graph.node_count());
+        self.begin(graph.node_count());
         let mut impact = Impact::default();
         self.frontier.clear();
         for &root in roots {
-            let i = root as usize;
-            if i < graph.node_count() && self.seen[i] != generation {
-                self.seen[i] = generation;
+            if (root as usize) < graph.node_count() && !self.is_marked(root) {
+                self.seen[root as usize / 64] |= 1 << (root % 64);
+                self.marked.push(root);
                 impact.roots.push(root);
                 self.frontier.push(root);
             }
@@ -301,9 +305,11 @@ impl Walker {
             macro_rules! visit {
                 ($parent:expr, $children:expr) => {
                     for child in $children {
-                        let seen = &mut self.seen[child as usize];
-                        if *seen != generation {
-                            *seen = generation;
+                        let word = &mut self.seen[child as usize / 64];
+                        let bit = 1 << (child % 64);
+                        if *word & bit == 0 {
+                            *word |= bit;
+                            self.marked.push(child);
                             self.via[child as usize] = $parent;
                             self.next.push(child);
                             impact.reached.push(Reached {
@@ -336,12 +342,12 @@ impl Walker {
     /// Only meaningful for a CI that walk reached.
     pub fn path_to_root(&self, impact: &Impact, node: Node) -> Vec<Node> {
         let is_root = |n: Node| impact.roots.contains(&n);
-        if is_root(node) || self.seen.get(node as usize) != Some(&self.generation) {
+        if is_root(node) || !self.is_marked(node) {
             return Vec::new();
         }
         let mut path = vec![node];
         let mut at = node;
-        while !is_root(at) && path.len() <= self.seen.len() {
+        while !is_root(at) && path.len() <= self.via.len() {
             at = self.via[at as usize];
             path.push(at);
         }

@@ -165,25 +165,15 @@ pub struct IndexBuilder {
     cis: CiTable,
     /// Database ids in node order, to resolve relationship rows.
     ids: Vec<i64>,
-    ids_sorted: bool,
+    /// How relationship rows find their nodes; built at the first one.
+    lookup: Option<IdLookup>,
     edges: Vec<(Node, Node)>,
 }
 
 impl IndexBuilder {
     /// An empty builder.
     pub fn new() -> Self {
-        IndexBuilder {
-            ids_sorted: true,
-            ..IndexBuilder::default()
-        }
-    }
-
-    fn node_of_id(&self, id: i64) -> Option<Node> {
-        if self.ids_sorted {
-            self.ids.binary_search(&id).ok().map(|i| i as Node)
-        } else {
-            self.ids.iter().position(|&x| x == id).map(|i| i as Node)
-        }
+        IndexBuilder::default()
     }
 
     /// The finished index.
@@ -201,21 +191,70 @@ impl CmdbSink for IndexBuilder {
         if self.cis.find(name).is_some() {
             return;
         }
-        if self.ids.last().is_some_and(|&last| last >= id) {
-            self.ids_sorted = false;
-        }
+        self.lookup = None;
         self.ids.push(id);
         self.cis.push(name, class, criticality);
     }
 
     fn relationship(&mut self, from: i64, to: i64) {
-        if let (Some(from), Some(to)) = (self.node_of_id(from), self.node_of_id(to)) {
+        let lookup = self.lookup.get_or_insert_with(|| IdLookup::of(&self.ids));
+        if let (Some(from), Some(to)) = (lookup.node(from), lookup.node(to)) {
             self.edges.push((from, to));
         }
     }
 
     fn restart(&mut self) {
         *self = IndexBuilder::new();
+    }
+}
+
+/// Database id → node, for relationship rows.
+#[derive(Debug)]
+enum IdLookup {
+    /// `nodes[id - first]`, when the ids span at most four times their
+    /// count (they usually do: ids are allocated in sequence); a few
+    /// megabytes for a million CIs.
+    Dense { first: i64, nodes: Vec<Node> },
+    /// `(id, node)` sorted by id, searched.
+    Sorted(Vec<(i64, Node)>),
+}
+
+impl IdLookup {
+    fn of(ids: &[i64]) -> IdLookup {
+        let span = match (ids.iter().min(), ids.iter().max()) {
+            (Some(&first), Some(&last)) => {
+                usize::try_from(last - first).ok().map(|s| (first, s + 1))
+            }
+            _ => None,
+        };
+        if let Some((first, span)) = span
+            && span <= ids.len().saturating_mul(4).max(1024)
+        {
+            let mut nodes = vec![Node::MAX; span];
+            for (node, &id) in ids.iter().enumerate() {
+                nodes[(id - first) as usize] = node as Node;
+            }
+            return IdLookup::Dense { first, nodes };
+        }
+        let mut sorted: Vec<(i64, Node)> = (ids.iter())
+            .enumerate()
+            .map(|(node, &id)| (id, node as Node))
+            .collect();
+        sorted.sort_unstable();
+        IdLookup::Sorted(sorted)
+    }
+
+    fn node(&self, id: i64) -> Option<Node> {
+        match self {
+            IdLookup::Dense { first, nodes } => {
+                let slot = usize::try_from(id.checked_sub(*first)?).ok()?;
+                nodes.get(slot).copied().filter(|&n| n != Node::MAX)
+            }
+            IdLookup::Sorted(sorted) => sorted
+                .binary_search_by_key(&id, |&(id, _)| id)
+                .ok()
+                .map(|i| sorted[i].1),
+        }
     }
 }
 
@@ -636,6 +675,18 @@ mod tests {
             index.apply(&CmdbChange::Reload),
             Err(ApplyError::ReloadNeeded)
         );
+    }
+
+    #[test]
+    fn sparse_ids_resolve_without_the_dense_array() {
+        let mut builder = IndexBuilder::new();
+        builder.ci(1, "a", "host", Criticality::Low);
+        builder.ci(5_000_000, "b", "host", Criticality::Low);
+        builder.relationship(5_000_000, 1);
+        builder.relationship(3, 1); // no such CI
+        assert!(matches!(builder.lookup, Some(IdLookup::Sorted(_))));
+        let index = builder.finish();
+        assert_eq!(report(&index, &["a"], None, 10).count, 1);
     }
 
     #[test]

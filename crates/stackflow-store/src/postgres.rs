@@ -19,6 +19,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const LOG_ORDER_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7710021)");
 /// Starts a read transaction whose statements all see one snapshot.
 const BEGIN_SNAPSHOT: Option<&str> = Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+/// PostgreSQL streams rows cheaply; read the snapshot row by row.
+const SNAPSHOT_IN_CHUNKS: bool = false;
+/// Run after a bulk import so the planner sees the new table sizes.
+const REFRESH_STATISTICS: &[&str] = &["ANALYZE cis", "ANALYZE relationships"];
 
 /// The PostgreSQL store.
 pub struct Repo {

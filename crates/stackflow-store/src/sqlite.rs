@@ -21,6 +21,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 const LOG_ORDER_LOCK: Option<&str> = None;
 /// Starts a read transaction whose statements all see one snapshot.
 const BEGIN_SNAPSHOT: Option<&str> = None;
+/// SQLite: rows are costly one by one; read the snapshot in concatenated chunks.
+const SNAPSHOT_IN_CHUNKS: bool = true;
+/// Run after a bulk import so the planner sees the new table sizes.
+const REFRESH_STATISTICS: &[&str] = &["PRAGMA optimize"];
 
 /// The SQLite store.
 pub struct Repo {

@@ -445,12 +445,18 @@ impl CmdbStore for Repo {
         let mut tx = begin_snapshot(&self.pool).await?;
         let seq = log_position(&mut tx).await?;
         stream_cis(&mut tx, sink).await?;
-        let mut rows = sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
-            .fetch(&mut *tx);
-        while let Some((from, to)) = rows.try_next().await? {
-            sink.relationship(from, to);
+        if SNAPSHOT_IN_CHUNKS {
+            for (from, to) in read_relationships_in_chunks(&mut tx).await? {
+                sink.relationship(from, to);
+            }
+        } else {
+            let mut rows =
+                sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
+                    .fetch(&mut *tx);
+            while let Some((from, to)) = rows.try_next().await? {
+                sink.relationship(from, to);
+            }
         }
-        drop(rows);
         tx.commit().await?;
         Ok(seq)
     }
@@ -675,8 +681,14 @@ async fn log_position(tx: &mut Tx) -> Result<i64> {
     Ok(seq.unwrap_or(0))
 }
 
-/// Streams every CI, in ascending id order, into the sink.
+/// CIs per chunk when the snapshot is read in chunks.
+const SNAPSHOT_CHUNK: i64 = 50_000;
+
+/// Streams every CI into the sink.
 async fn stream_cis(tx: &mut Tx, sink: &mut (dyn CmdbSink + Send)) -> Result<()> {
+    if SNAPSHOT_IN_CHUNKS {
+        return stream_cis_in_chunks(tx, sink).await;
+    }
     let mut rows = sqlx::query_as::<_, (i64, String, String, String)>(
         "SELECT id, name, class, criticality FROM cis ORDER BY id",
     )
@@ -691,10 +703,88 @@ async fn stream_cis(tx: &mut Tx, sink: &mut (dyn CmdbSink + Send)) -> Result<()>
 async fn read_relationships(pool: &sqlx::Pool<Db>) -> Result<(i64, Vec<(i64, i64)>)> {
     let mut tx = begin_snapshot(pool).await?;
     let seq = log_position(&mut tx).await?;
-    let relationships = sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
-        .fetch(&mut *tx)
-        .try_collect()
-        .await?;
+    let relationships = if SNAPSHOT_IN_CHUNKS {
+        read_relationships_in_chunks(&mut tx).await?
+    } else {
+        sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
+            .fetch(&mut *tx)
+            .try_collect()
+            .await?
+    };
     tx.commit().await?;
     Ok((seq, relationships))
+}
+
+/// The largest id of a table (0 when empty).
+async fn max_id(tx: &mut Tx, table: &str) -> Result<i64> {
+    let max: Option<i64> = sqlx::query_scalar(sql!("SELECT MAX(id) FROM {table}"))
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(max.unwrap_or(0))
+}
+
+/// SQLite hands rows to the driver one by one, and at a million CIs and
+/// four million relationships the per-row cost is most of the build time.
+/// So the database concatenates a chunk of rows into one text value (CI
+/// names and classes never contain tabs or newlines: `validate` refuses
+/// control characters), and the chunk is split here.
+async fn stream_cis_in_chunks(tx: &mut Tx, sink: &mut (dyn CmdbSink + Send)) -> Result<()> {
+    let last = max_id(tx, "cis").await?;
+    let mut after = 0;
+    while after < last {
+        let chunk: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(id || char(9) || name || char(9) || class || char(9) || criticality, char(10)) \
+             FROM cis WHERE id > $1 AND id <= $2",
+        )
+        .bind(after)
+        .bind(after + SNAPSHOT_CHUNK)
+        .fetch_one(&mut **tx)
+        .await?;
+        for line in chunk
+            .as_deref()
+            .unwrap_or("")
+            .split('\n')
+            .filter(|l| !l.is_empty())
+        {
+            let corrupt = || StoreError::Corrupt(format!("cis snapshot row `{line}`"));
+            let mut fields = line.split('\t');
+            let mut next = || fields.next().ok_or_else(corrupt);
+            let id: i64 = next()?.parse().map_err(|_| corrupt())?;
+            let (name, class, criticality) = (next()?, next()?, next()?);
+            sink.ci(id, name, class, parse("cis.criticality", criticality)?);
+        }
+        after += SNAPSHOT_CHUNK;
+    }
+    Ok(())
+}
+
+/// Relationships in chunks, as [`stream_cis_in_chunks`] reads CIs.
+async fn read_relationships_in_chunks(tx: &mut Tx) -> Result<Vec<(i64, i64)>> {
+    let last = max_id(tx, "relationships").await?;
+    let mut relationships = Vec::new();
+    let mut after = 0;
+    while after < last {
+        let chunk: Option<String> = sqlx::query_scalar(
+            "SELECT group_concat(from_ci || ',' || to_ci, ';') FROM relationships WHERE id > $1 AND id <= $2",
+        )
+        .bind(after)
+        .bind(after + 4 * SNAPSHOT_CHUNK)
+        .fetch_one(&mut **tx)
+        .await?;
+        for pair in chunk
+            .as_deref()
+            .unwrap_or("")
+            .split(';')
+            .filter(|p| !p.is_empty())
+        {
+            let corrupt = || StoreError::Corrupt(format!("relationships snapshot row `{pair}`"));
+            let (from, to) = pair.split_once(',').ok_or_else(corrupt)?;
+            relationships.push((
+                from.parse().map_err(|_| corrupt())?,
+                to.parse().map_err(|_| corrupt())?,
+            ));
+        }
+        after += 4 * SNAPSHOT_CHUNK;
+    }
+    Ok(relationships)
 }

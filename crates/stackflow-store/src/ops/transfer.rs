@@ -438,6 +438,17 @@ impl CmdbTransferStore for Repo {
         )
         .await?;
         tx.commit().await?;
+        let written = report.cis.created + report.cis.updated + report.relationships.created;
+        if written > MAX_LOGGED_CHANGES as u64 {
+            // A bulk load leaves the planner's statistics stale (on
+            // PostgreSQL until autovacuum gets to it), and plans made from
+            // them scan whole tables. Refreshing costs well under a second.
+            for statement in REFRESH_STATISTICS {
+                if let Err(error) = sqlx::query(*statement).execute(&self.pool).await {
+                    tracing::warn!(%error, "refreshing planner statistics after an import");
+                }
+            }
+        }
         Ok(report)
     }
 

@@ -94,27 +94,30 @@ pub async fn run(store: Arc<dyn Store>, args: &ImpactBenchArgs) -> anyhow::Resul
         for set in &sets {
             index.count_now(set, depth);
         }
+        // Two passes, index first, so neither pollutes the other's caches
+        // between queries: what each would see serving only its own kind.
         let mut index_times = Vec::with_capacity(sets.len());
-        let mut sql_times = Vec::with_capacity(sets.len());
-        let (mut hub_index, mut hub_sql) = (Vec::new(), Vec::new());
-        let (mut counts, mut hub_counts) = (Vec::new(), Vec::new());
+        let mut counts = Vec::with_capacity(sets.len());
         for set in &sets {
             let started = Instant::now();
-            let count = index.count_now(set, depth);
-            let index_time = started.elapsed();
+            counts.push(index.count_now(set, depth));
+            index_times.push(started.elapsed());
+        }
+        let mut sql_times = Vec::with_capacity(sets.len());
+        for (set, &count) in sets.iter().zip(&counts) {
             let started = Instant::now();
             let by_sql = store.blast_radius_count_sql(set, depth).await?;
-            let sql_time = started.elapsed();
+            sql_times.push(started.elapsed());
             if by_sql != count as u64 {
                 bail!("index and SQL disagree on {set:?} at {label}: {count} vs {by_sql}");
             }
-            index_times.push(index_time);
-            sql_times.push(sql_time);
-            counts.push(count);
+        }
+        let (mut hub_index, mut hub_sql, mut hub_counts) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, set) in sets.iter().enumerate() {
             if set.iter().any(|ci| ci.contains("-hub-")) {
-                hub_index.push(index_time);
-                hub_sql.push(sql_time);
-                hub_counts.push(count);
+                hub_index.push(index_times[i]);
+                hub_sql.push(sql_times[i]);
+                hub_counts.push(counts[i]);
             }
         }
         let index_row = Percentiles::of(&mut index_times);
@@ -224,6 +227,7 @@ async fn http_latencies(
             .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
             .body(http_body_util::Empty::<hyper::body::Bytes>::new())?;
         let started = Instant::now();
+        sender.ready().await?;
         let response = sender.send_request(request).await?;
         let status = response.status();
         let body = http_body_util::BodyExt::collect(response.into_body()).await?;
