@@ -245,8 +245,6 @@ pub struct Walker {
     marked: Vec<Node>,
     /// The CI through which each CI was reached in the last walk.
     via: Vec<Node>,
-    frontier: Vec<Node>,
-    next: Vec<Node>,
 }
 
 impl Walker {
@@ -260,7 +258,13 @@ impl Walker {
     }
 
     /// Clears the last walk's marks and makes room for `node_count` CIs.
+    /// After a walk that marked more CIs than the bitset has words (a core
+    /// switch's), zeroing the whole bitset is cheaper than unmarking each.
     fn begin(&mut self, node_count: usize) {
+        if self.marked.len() > self.seen.len() {
+            self.seen.fill(0);
+            self.marked.clear();
+        }
         for node in self.marked.drain(..) {
             self.seen[node as usize / 64] &= !(1 << (node % 64));
         }
@@ -287,54 +291,78 @@ impl Walker {
     ) -> Impact {
         self.begin(graph.node_count());
         let mut impact = Impact::default();
-        self.frontier.clear();
         for &root in roots {
-            if (root as usize) < graph.node_count() && !self.is_marked(root) {
-                self.seen[root as usize / 64] |= 1 << (root % 64);
-                self.marked.push(root);
+            if (root as usize) < graph.node_count() && self.mark(root) {
                 impact.roots.push(root);
-                self.frontier.push(root);
             }
         }
+        // Breadth first, with the result as the queue: the CIs reached at
+        // one depth are a slice of `reached`, and the next depth's are
+        // appended after it.
+        let plain = graph.added.is_empty() && graph.removed.is_empty();
+        let mut level = 0..0;
         let mut depth = 0;
-        while !self.frontier.is_empty() && max_depth.is_none_or(|limit| depth < limit) {
+        while max_depth.is_none_or(|limit| depth < limit) {
             depth += 1;
-            self.next.clear();
-            // The same step either way; without an overlay (the usual case)
-            // the walk reads the compressed arrays directly.
-            macro_rules! visit {
-                ($parent:expr, $children:expr) => {
-                    for child in $children {
-                        let word = &mut self.seen[child as usize / 64];
-                        let bit = 1 << (child % 64);
-                        if *word & bit == 0 {
-                            *word |= bit;
-                            self.marked.push(child);
-                            self.via[child as usize] = $parent;
-                            self.next.push(child);
-                            impact.reached.push(Reached {
-                                node: child,
-                                depth,
-                                via: $parent,
-                            });
-                        }
-                    }
-                };
-            }
-            let plain = graph.added.is_empty() && graph.removed.is_empty();
-            for &parent in &self.frontier {
-                if plain {
-                    visit!(parent, graph.bulk_dependents(parent).iter().copied());
+            let parents = if depth == 1 {
+                impact.roots.len()
+            } else {
+                level.len()
+            };
+            let start = impact.reached.len();
+            for i in 0..parents {
+                let parent = if depth == 1 {
+                    impact.roots[i]
                 } else {
-                    visit!(parent, graph.dependents(parent));
+                    impact.reached[level.start + i].node
+                };
+                // Without an overlay (the usual case) the walk reads the
+                // compressed arrays directly.
+                if plain {
+                    for &child in graph.bulk_dependents(parent) {
+                        self.reach(&mut impact, child, parent, depth);
+                    }
+                } else {
+                    for child in graph.dependents(parent) {
+                        self.reach(&mut impact, child, parent, depth);
+                    }
                 }
             }
-            if !self.next.is_empty() {
-                impact.max_depth_reached = depth;
+            level = start..impact.reached.len();
+            if level.is_empty() {
+                break;
             }
-            std::mem::swap(&mut self.frontier, &mut self.next);
+            impact.max_depth_reached = depth;
         }
         impact
+    }
+
+    /// Marks `node` visited; false if it already was.
+    fn mark(&mut self, node: Node) -> bool {
+        let word = &mut self.seen[node as usize / 64];
+        let bit = 1 << (node % 64);
+        if *word & bit != 0 {
+            return false;
+        }
+        *word |= bit;
+        // Past one mark per bitset word, the next walk zeroes the whole
+        // bitset instead of unmarking each: no need to remember more.
+        if self.marked.len() <= self.seen.len() {
+            self.marked.push(node);
+        }
+        true
+    }
+
+    #[inline]
+    fn reach(&mut self, impact: &mut Impact, child: Node, parent: Node, depth: u32) {
+        if self.mark(child) {
+            self.via[child as usize] = parent;
+            impact.reached.push(Reached {
+                node: child,
+                depth,
+                via: parent,
+            });
+        }
     }
 
     /// The chain from `node` back to its root in the last walk, as

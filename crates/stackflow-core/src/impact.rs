@@ -370,19 +370,24 @@ impl CmdbIndex {
         depth_limit: Option<u32>,
         page: ImpactPage,
     ) -> ImpactReport {
+        // One pass for every total, and the group sizes the page needs.
         let mut by_class = vec![0usize; self.cis.classes.len()];
         let mut by_criticality = [0usize; 4];
         let mut most_critical: Option<Node> = None;
+        let depths = impact.max_depth_reached as usize + 1;
+        let mut group_sizes = vec![0usize; 4 * depths];
         for reached in &impact.reached {
             let i = reached.node as usize;
             by_class[self.cis.class[i] as usize] += 1;
             let criticality = self.cis.criticality[i];
-            by_criticality[criticality_rank(criticality)] += 1;
+            let rank = criticality_rank(criticality);
+            by_criticality[rank] += 1;
+            group_sizes[(3 - rank) * depths + reached.depth as usize] += 1;
             if most_critical.is_none_or(|m| criticality > self.criticality(m)) {
                 most_critical = Some(reached.node);
             }
         }
-        let (page_items, end) = self.page_of(impact, page);
+        let (page_items, end) = self.page_of(impact, page, &group_sizes);
         let items = page_items
             .into_iter()
             .map(|r| ImpactItem {
@@ -430,9 +435,15 @@ impl CmdbIndex {
     /// One page of impacted CIs in report order (most critical first, then
     /// nearest, then by name), and where it ends. A core switch's blast
     /// radius holds hundreds of thousands of CIs: rather than sort them all,
-    /// count them per (criticality, depth) group, find the groups the page
-    /// overlaps, and sort only those by name.
-    fn page_of<'a>(&self, impact: &'a Impact, page: ImpactPage) -> (Vec<&'a Reached>, usize) {
+    /// count them per (criticality, depth) group (`sizes`, indexed as
+    /// `group` below), find the groups the page overlaps, and sort only
+    /// those by name.
+    fn page_of<'a>(
+        &self,
+        impact: &'a Impact,
+        page: ImpactPage,
+        sizes: &[usize],
+    ) -> (Vec<&'a Reached>, usize) {
         let reached = &impact.reached;
         let start = page.offset.min(reached.len());
         let end = start.saturating_add(page.limit).min(reached.len());
@@ -443,10 +454,6 @@ impl CmdbIndex {
         let group = |r: &Reached| {
             (3 - criticality_rank(self.criticality(r.node))) * depths + r.depth as usize
         };
-        let mut sizes = vec![0usize; 4 * depths];
-        for r in reached {
-            sizes[group(r)] += 1;
-        }
         let mut wanted = vec![false; sizes.len()];
         let mut first = None;
         let mut before = 0;
