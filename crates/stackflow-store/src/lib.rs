@@ -128,6 +128,10 @@ pub trait CmdbStore: Send + Sync {
     /// CMDB change-log entries after sequence number `after`, oldest first,
     /// at most `limit`. Sequence numbers follow commit order.
     async fn cmdb_changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, CmdbChange)>>;
+    /// Deletes change-log entries written before `before`; returns how many.
+    /// A reader whose position is older than what was pruned then gets a
+    /// `Reload` entry first from [`cmdb_changes_since`](Self::cmdb_changes_since).
+    async fn prune_cmdb_log(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64>;
     /// How many CIs depend, directly or transitively, on `roots` (roots
     /// excluded), up to `depth` levels, computed by the database's own
     /// recursive SQL query. The impact index answers the same question in

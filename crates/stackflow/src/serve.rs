@@ -11,6 +11,27 @@ use std::time::Duration;
 /// other instances (queries also catch up before answering).
 const IMPACT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How long CMDB change-log entries are kept. An instance that has not
+/// caught up for longer (stopped, cut off) rebuilds its index instead.
+const CMDB_LOG_RETENTION_DAYS: i64 = 7;
+/// How often old change-log entries are deleted.
+const CMDB_LOG_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes change-log entries past their retention, hourly, for as long as
+/// the server runs. Several instances may do it at once: it is idempotent.
+async fn prune_cmdb_log(store: Arc<dyn Store>) {
+    let mut ticker = tokio::time::interval(CMDB_LOG_PRUNE_EVERY);
+    loop {
+        ticker.tick().await;
+        let before = chrono::Utc::now() - chrono::Duration::days(CMDB_LOG_RETENTION_DAYS);
+        match store.prune_cmdb_log(before).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "pruned the CMDB change log"),
+            Err(error) => tracing::warn!(%error, "pruning the CMDB change log"),
+        }
+    }
+}
+
 /// Serves the API on `listen` until a shutdown signal, then drains
 /// in-flight requests.
 pub async fn serve(
@@ -23,6 +44,7 @@ pub async fn serve(
         .context("building the impact index")?;
     // Another instance's CMDB writes reach this one's index within one poll.
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
+    let _pruner = tokio::spawn(prune_cmdb_log(store.clone()));
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -462,15 +462,43 @@ impl CmdbStore for Repo {
     }
 
     async fn cmdb_changes_since(&self, after: i64, limit: u32) -> Result<Vec<(i64, CmdbChange)>> {
+        // Past the pruning horizon the entries may be gone: a `reload` at
+        // the horizon comes first then, so the reader rebuilds. One query,
+        // so the horizon and the entries come from the same snapshot.
         let rows: Vec<LogRow> = sqlx::query_as(
-            "SELECT seq, kind, name, other, class, criticality FROM cmdb_log \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT pruned_through, 'reload', NULL, NULL, NULL, NULL FROM cmdb_log_horizon \
+             WHERE pruned_through > $1 \
+             UNION ALL SELECT seq, kind, name, other, class, criticality FROM cmdb_log \
+             WHERE seq > $1 ORDER BY 1 LIMIT $2",
         )
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(cmdb_change_of).collect()
+    }
+
+    async fn prune_cmdb_log(&self, before: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let through: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM cmdb_log WHERE at < $1")
+                .bind(before)
+                .fetch_one(&mut *tx)
+                .await?;
+        let Some(through) = through else {
+            return Ok(0);
+        };
+        let pruned = sqlx::query("DELETE FROM cmdb_log WHERE seq <= $1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE cmdb_log_horizon SET pruned_through = $1 WHERE pruned_through < $1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(pruned)
     }
 
     async fn blast_radius_count_sql(&self, roots: &[String], depth: Option<u32>) -> Result<u64> {
@@ -675,9 +703,14 @@ async fn begin_snapshot(pool: &sqlx::Pool<Db>) -> Result<Tx> {
 /// The change-log position a snapshot reflects (its first read, which on
 /// SQLite also fixes the snapshot).
 async fn log_position(tx: &mut Tx) -> Result<i64> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM cmdb_log")
-        .fetch_one(&mut **tx)
-        .await?;
+    // The pruning horizon counts too: with every entry pruned, the
+    // snapshot is still past it.
+    let seq: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(seq) FROM (SELECT MAX(seq) AS seq FROM cmdb_log \
+         UNION ALL SELECT pruned_through FROM cmdb_log_horizon) positions",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(seq.unwrap_or(0))
 }
 

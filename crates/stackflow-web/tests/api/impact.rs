@@ -308,3 +308,35 @@ backend_test!(
         other.store.close().await;
     }
 );
+
+backend_test!(
+    an_instance_behind_a_pruned_change_log_rebuilds_its_index,
+    |app| async move {
+        estate(&app).await;
+        let other = app.second_instance().await;
+        assert_eq!(impact(&other, "host-1/impact").await["count"], 3);
+
+        // The first instance writes on; then the log is pruned past what
+        // the second instance has applied (it has not polled meanwhile).
+        app.clock.advance(chrono::Duration::days(8));
+        add_ci(&app, "batch-app", "application", "high").await;
+        depends(&app, "batch-app", "vm-1", "runs_on").await;
+        let cutoff = app.now() + chrono::Duration::seconds(1);
+        let pruned = app.store.prune_cmdb_log(cutoff).await.expect("prune");
+        assert!(pruned >= 8, "pruned {pruned}");
+        let read = app.store.cmdb_changes_since(0, 10).await.expect("read");
+        assert_eq!(
+            read.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
+            [stackflow_core::impact::CmdbChange::Reload],
+            "a reader behind the horizon is told to rebuild"
+        );
+
+        // The second instance cannot replay what is gone: it rebuilds.
+        let report = impact(&other, "host-1/impact").await;
+        assert_eq!(report["count"], 4);
+        assert!(names(&report).contains(&"batch-app"));
+        // Pruning again finds nothing more to delete.
+        assert_eq!(app.store.prune_cmdb_log(cutoff).await.expect("prune"), 0);
+        other.store.close().await;
+    }
+);
