@@ -8,6 +8,7 @@
 //! place where it can be tested directly and exhaustively.
 
 pub mod approval;
+pub mod business_calendar;
 pub mod calendar;
 pub mod change;
 pub mod cmdb;

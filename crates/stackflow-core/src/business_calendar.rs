@@ -1,0 +1,269 @@
+//! The business calendar: when the organisation works, in its own time
+//! zone, so SLA clocks and "inside business hours" answers are right across
+//! daylight-saving changes, weekends and holidays.
+//!
+//! Working time is a set of intervals, one per working day that is not a
+//! holiday: from the day's start time to its end time, local; an end at or
+//! before the start means the shift runs past midnight into the next day.
+//! Local times are turned into instants with the IANA time-zone database
+//! (`chrono-tz`): a start that falls into a spring-forward gap moves to the
+//! first instant after it, and one that is ambiguous (autumn) takes the
+//! earlier.
+
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// A day off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holiday {
+    /// The date (for a yearly holiday, the year is ignored).
+    pub date: NaiveDate,
+    /// The same month and day every year.
+    pub yearly: bool,
+}
+
+/// When the organisation works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessCalendar {
+    /// Its time zone.
+    pub time_zone: Tz,
+    /// Working weekdays, Monday first.
+    pub working_days: [bool; 7],
+    /// When a working day starts, local.
+    pub start: NaiveTime,
+    /// When it ends, local; at or before `start`: the next day.
+    pub end: NaiveTime,
+    /// Days off.
+    pub holidays: Vec<Holiday>,
+}
+
+/// Working days searched at most when adding or measuring time: a calendar
+/// with no working day at all must not loop forever.
+const MAX_DAYS: i64 = 366 * 20;
+
+impl BusinessCalendar {
+    /// Monday to Friday, 09:00–17:00 in `time_zone`, no holidays.
+    pub fn office_hours(time_zone: Tz) -> Self {
+        BusinessCalendar {
+            time_zone,
+            working_days: [true, true, true, true, true, false, false],
+            start: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            end: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+            holidays: Vec::new(),
+        }
+    }
+
+    /// Whether `date` is a working day (a working weekday, not a holiday).
+    pub fn is_working_day(&self, date: NaiveDate) -> bool {
+        self.working_days[date.weekday().num_days_from_monday() as usize]
+            && !self.holidays.iter().any(|h| {
+                h.date == date
+                    || (h.yearly && h.date.month() == date.month() && h.date.day() == date.day())
+            })
+    }
+
+    /// The working interval that starts on local `date`, if it is a working
+    /// day.
+    fn shift(&self, date: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        if !self.is_working_day(date) {
+            return None;
+        }
+        let end_date = if self.end <= self.start {
+            date.succ_opt()?
+        } else {
+            date
+        };
+        let start = self.instant(date, self.start)?;
+        let end = self.instant(end_date, self.end)?;
+        (end > start).then_some((start, end))
+    }
+
+    /// A local wall-clock time as an instant.
+    fn instant(&self, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
+        let local = date.and_time(time);
+        match self.time_zone.from_local_datetime(&local) {
+            LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+            LocalResult::Ambiguous(earlier, _) => Some(earlier.with_timezone(&Utc)),
+            // In a spring-forward gap: the first instant after it.
+            LocalResult::None => (1..=180).find_map(|minutes| {
+                self.time_zone
+                    .from_local_datetime(&(local + Duration::minutes(minutes)))
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc))
+            }),
+        }
+    }
+
+    /// Working intervals that end after `from`, in order (the first may
+    /// have started before it), for at most [`MAX_DAYS`] days.
+    fn shifts_from(
+        &self,
+        from: DateTime<Utc>,
+    ) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> + '_ {
+        // A shift that began the day before may still be running.
+        let first = from.with_timezone(&self.time_zone).date_naive().pred_opt();
+        let first = first.unwrap_or(from.with_timezone(&self.time_zone).date_naive());
+        first
+            .iter_days()
+            .take(MAX_DAYS as usize)
+            .filter_map(|date| self.shift(date))
+            .filter(move |(_, end)| *end > from)
+    }
+
+    /// Whether `at` is inside working time.
+    pub fn is_business_time(&self, at: DateTime<Utc>) -> bool {
+        self.shifts_from(at)
+            .next()
+            .is_some_and(|(start, _)| start <= at)
+    }
+
+    /// Working time between two instants (zero if `to` is not after `from`).
+    pub fn working_time_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
+        let mut total = Duration::zero();
+        for (start, end) in self.shifts_from(from) {
+            if start >= to {
+                break;
+            }
+            total += end.min(to) - start.max(from);
+        }
+        total
+    }
+
+    /// The instant after `amount` of working time from `from`; `None` if the
+    /// calendar has no working time within twenty years.
+    pub fn add_working_time(&self, from: DateTime<Utc>, amount: Duration) -> Option<DateTime<Utc>> {
+        let mut left = amount;
+        for (start, end) in self.shifts_from(from) {
+            let begin = start.max(from);
+            let available = end - begin;
+            if left <= available {
+                return Some(begin + left);
+            }
+            left -= available;
+        }
+        None
+    }
+
+    /// The instant `days` whole working days (each the length of a working
+    /// day's shift) after `from`: the same local time `days` working days
+    /// later when `from` is inside a shift.
+    pub fn add_business_days(&self, from: DateTime<Utc>, days: u32) -> Option<DateTime<Utc>> {
+        let mut at = from;
+        for _ in 0..days {
+            let (start, end) = self.shifts_from(at).next()?;
+            let begin = start.max(at);
+            let into = begin - start;
+            // The same offset into the next working shift.
+            let (next_start, next_end) = self.shifts_from(end).find(|(s, _)| *s >= end)?;
+            at = (next_start + into).min(next_end);
+        }
+        Some(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berlin() -> BusinessCalendar {
+        BusinessCalendar::office_hours(chrono_tz::Europe::Berlin)
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        text.parse().expect("an RFC 3339 instant")
+    }
+
+    #[test]
+    fn business_hours_are_local_and_follow_daylight_saving() {
+        let cal = berlin();
+        // Winter: 09:00 Berlin is 08:00 UTC; summer: 07:00 UTC.
+        assert!(cal.is_business_time(utc("2026-01-14T08:00:00Z")));
+        assert!(!cal.is_business_time(utc("2026-01-14T07:59:59Z")));
+        assert!(cal.is_business_time(utc("2026-07-15T07:00:00Z")));
+        assert!(!cal.is_business_time(utc("2026-07-15T15:00:00Z")));
+        // Saturday.
+        assert!(!cal.is_business_time(utc("2026-07-18T10:00:00Z")));
+    }
+
+    #[test]
+    fn working_time_skips_weekends_and_holidays_across_a_dst_change() {
+        let mut cal = berlin();
+        // Friday 27 March 2026 16:00 local (15:00 UTC) to Tuesday 31 March
+        // 10:00 local (08:00 UTC, after the clocks went forward on Sunday
+        // 29 March); Monday 30 March is a holiday.
+        cal.holidays.push(Holiday {
+            date: NaiveDate::from_ymd_opt(2026, 3, 30).unwrap(),
+            yearly: false,
+        });
+        let from = utc("2026-03-27T15:00:00Z");
+        let to = utc("2026-03-31T08:00:00Z");
+        assert_eq!(cal.working_time_between(from, to), Duration::hours(2));
+        assert_eq!(cal.add_working_time(from, Duration::hours(2)), Some(to));
+        assert_eq!(
+            cal.add_business_days(from, 1),
+            Some(utc("2026-03-31T14:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn yearly_holidays_recur_and_night_shifts_span_midnight() {
+        let mut cal = berlin();
+        cal.holidays.push(Holiday {
+            date: NaiveDate::from_ymd_opt(2000, 12, 25).unwrap(),
+            yearly: true,
+        });
+        assert!(!cal.is_working_day(NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()));
+        cal.start = NaiveTime::from_hms_opt(22, 0, 0).unwrap();
+        cal.end = NaiveTime::from_hms_opt(6, 0, 0).unwrap();
+        // Wednesday 22:00 to Thursday 06:00 local (winter: UTC+1).
+        assert!(cal.is_business_time(utc("2026-01-14T23:30:00Z")));
+        assert!(cal.is_business_time(utc("2026-01-15T04:59:00Z")));
+        assert!(!cal.is_business_time(utc("2026-01-15T05:00:00Z")));
+        // From Wednesday 00:00 UTC: the rest of Tuesday night's shift (to
+        // 05:00 UTC, 5 h), then Wednesday night's whole shift (8 h).
+        let night =
+            cal.working_time_between(utc("2026-01-14T00:00:00Z"), utc("2026-01-15T12:00:00Z"));
+        assert_eq!(night, Duration::hours(13));
+    }
+
+    #[test]
+    fn a_calendar_without_working_days_never_answers_a_deadline() {
+        let mut cal = berlin();
+        cal.working_days = [false; 7];
+        assert_eq!(
+            cal.add_working_time(utc("2026-01-14T08:00:00Z"), Duration::hours(1)),
+            None
+        );
+        assert_eq!(
+            cal.working_time_between(utc("2026-01-01T00:00:00Z"), utc("2026-02-01T00:00:00Z")),
+            Duration::zero()
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Adding N business days and measuring the working time back gives
+        /// N working days, wherever the start falls (in a shift, between
+        /// shifts, on a weekend, across DST changes and holidays).
+        #[test]
+        fn adding_days_and_measuring_back_agree(
+            minutes in 0i64..(2 * 366 * 24 * 60),
+            days in 0u32..30,
+            holidays in proptest::collection::vec(0i64..730, 0..20),
+        ) {
+            let mut cal = BusinessCalendar::office_hours(chrono_tz::America::New_York);
+            let base = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+            cal.holidays = holidays
+                .iter()
+                .map(|d| Holiday { date: base + Duration::days(*d), yearly: false })
+                .collect();
+            let from = utc("2026-01-01T00:00:00Z") + Duration::minutes(minutes);
+            let to = cal.add_business_days(from, days).expect("a working day ahead");
+            proptest::prop_assert_eq!(
+                cal.working_time_between(from, to),
+                Duration::hours(8) * days as i32
+            );
+        }
+    }
+}
