@@ -117,15 +117,11 @@ impl DependencyGraph {
                 self.added.remove(&to);
             }
         }
-        let i = to as usize;
-        if i < self.bulk_nodes() {
-            let bulk = &self.dependents[self.offsets[i] as usize..self.offsets[i + 1] as usize];
-            let already = self.removed.get(&to).is_some_and(|r| r.contains(&from));
-            if !already && bulk.contains(&from) {
-                self.removed.entry(to).or_default().insert(from);
-                self.removed_edges += 1;
-                found = true;
-            }
+        let already = self.removed.get(&to).is_some_and(|r| r.contains(&from));
+        if !already && self.bulk_dependents(to).contains(&from) {
+            self.removed.entry(to).or_default().insert(from);
+            self.removed_edges += 1;
+            found = true;
         }
         found
     }

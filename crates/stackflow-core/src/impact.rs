@@ -75,6 +75,13 @@ pub trait CmdbSink {
     fn restart(&mut self);
 }
 
+/// The name of `node` in an arena of names that end at `name_ends`.
+fn name_in<'a>(names: &'a str, name_ends: &[u32], node: Node) -> &'a str {
+    let i = node as usize;
+    let start = if i == 0 { 0 } else { name_ends[i - 1] };
+    &names[start as usize..name_ends[i] as usize]
+}
+
 /// CI attributes stored column-wise, names in one arena.
 #[derive(Debug, Default)]
 struct CiTable {
@@ -93,9 +100,7 @@ impl CiTable {
     }
 
     fn name(&self, node: Node) -> &str {
-        let i = node as usize;
-        let start = if i == 0 { 0 } else { self.name_ends[i - 1] };
-        &self.names[start as usize..self.name_ends[i] as usize]
+        name_in(&self.names, &self.name_ends, node)
     }
 
     fn find(&self, name: &str) -> Option<Node> {
@@ -129,12 +134,10 @@ impl CiTable {
             hasher,
             ..
         } = self;
-        let name_of = |n: &Node| {
-            let i = *n as usize;
-            let start = if i == 0 { 0 } else { name_ends[i - 1] };
-            hasher.hash_one(&names[start as usize..name_ends[i] as usize])
-        };
-        lookup.insert_unique(hash, node, name_of);
+        // Growing the table rehashes its entries: by name, from the arena
+        // (borrowed field by field, beside the table being grown).
+        let rehash = |n: &Node| hasher.hash_one(name_in(names, name_ends, *n));
+        lookup.insert_unique(hash, node, rehash);
         node
     }
 

@@ -172,38 +172,41 @@ impl ImpactIndex {
         depth: Option<u32>,
         page: ImpactPage,
     ) -> (ImpactReport, Vec<String>) {
-        let index = self.index();
-        let index = index.read().unwrap_or_else(|e| e.into_inner());
-        let mut nodes: Vec<Node> = Vec::with_capacity(roots.len());
-        let mut missing = Vec::new();
-        for root in roots {
-            match index.node(root) {
-                Some(node) => nodes.push(node),
-                None => missing.push(root.clone()),
+        self.with_walker(|index, walker| {
+            let mut nodes: Vec<Node> = Vec::with_capacity(roots.len());
+            let mut missing = Vec::new();
+            for root in roots {
+                match index.node(root) {
+                    Some(node) => nodes.push(node),
+                    None => missing.push(root.clone()),
+                }
             }
-        }
-        let mut walker = self.take_walker(&index);
-        let impact = index.blast_radius(&mut walker, &nodes, depth);
-        let report = index.report(&walker, &impact, depth, page);
-        self.walkers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(walker);
-        (report, missing)
+            let impact = index.blast_radius(walker, &nodes, depth);
+            (index.report(walker, &impact, depth, page), missing)
+        })
     }
 
     /// The number of CIs depending on `roots` (the benchmark's probe).
     pub fn count_now(&self, roots: &[String], depth: Option<u32>) -> usize {
+        self.with_walker(|index, walker| {
+            let nodes: Vec<Node> = roots.iter().filter_map(|r| index.node(r)).collect();
+            index.blast_radius(walker, &nodes, depth).reached.len()
+        })
+    }
+
+    /// Runs `walk` over the current index with a walker from the pool, and
+    /// puts the walker back.
+    fn with_walker<T>(&self, walk: impl FnOnce(&CmdbIndex, &mut Walker) -> T) -> T {
         let index = self.index();
         let index = index.read().unwrap_or_else(|e| e.into_inner());
-        let nodes: Vec<Node> = roots.iter().filter_map(|r| index.node(r)).collect();
-        let mut walker = self.take_walker(&index);
-        let count = index.blast_radius(&mut walker, &nodes, depth).reached.len();
+        let pooled = self.walkers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut walker = pooled.unwrap_or_else(|| index.walker());
+        let result = walk(&index, &mut walker);
         self.walkers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(walker);
-        count
+        result
     }
 
     fn index(&self) -> Arc<RwLock<CmdbIndex>> {
@@ -212,14 +215,6 @@ impl ImpactIndex {
             .unwrap_or_else(|e| e.into_inner())
             .index
             .clone()
-    }
-
-    fn take_walker(&self, index: &CmdbIndex) -> Walker {
-        self.walkers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_else(|| index.walker())
     }
 }
 

@@ -445,17 +445,8 @@ impl CmdbStore for Repo {
         let mut tx = begin_snapshot(&self.pool).await?;
         let seq = log_position(&mut tx).await?;
         stream_cis(&mut tx, sink).await?;
-        if SNAPSHOT_IN_CHUNKS {
-            for (from, to) in read_relationships_in_chunks(&mut tx).await? {
-                sink.relationship(from, to);
-            }
-        } else {
-            let mut rows =
-                sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
-                    .fetch(&mut *tx);
-            while let Some((from, to)) = rows.try_next().await? {
-                sink.relationship(from, to);
-            }
+        for (from, to) in relationships_in(&mut tx).await? {
+            sink.relationship(from, to);
         }
         tx.commit().await?;
         Ok(seq)
@@ -736,16 +727,22 @@ async fn stream_cis(tx: &mut Tx, sink: &mut (dyn CmdbSink + Send)) -> Result<()>
 async fn read_relationships(pool: &sqlx::Pool<Db>) -> Result<(i64, Vec<(i64, i64)>)> {
     let mut tx = begin_snapshot(pool).await?;
     let seq = log_position(&mut tx).await?;
-    let relationships = if SNAPSHOT_IN_CHUNKS {
-        read_relationships_in_chunks(&mut tx).await?
-    } else {
-        sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
-            .fetch(&mut *tx)
-            .try_collect()
-            .await?
-    };
+    let relationships = relationships_in(&mut tx).await?;
     tx.commit().await?;
     Ok((seq, relationships))
+}
+
+/// Every relationship as CI ids, read in the snapshot of `tx`.
+async fn relationships_in(tx: &mut Tx) -> Result<Vec<(i64, i64)>> {
+    if SNAPSHOT_IN_CHUNKS {
+        return read_relationships_in_chunks(tx).await;
+    }
+    Ok(
+        sqlx::query_as::<_, (i64, i64)>("SELECT from_ci, to_ci FROM relationships")
+            .fetch(&mut **tx)
+            .try_collect()
+            .await?,
+    )
 }
 
 /// The largest id of a table (0 when empty).

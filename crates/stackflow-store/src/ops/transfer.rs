@@ -453,35 +453,20 @@ impl CmdbTransferStore for Repo {
     }
 
     async fn export_cmdb(&self, sink: &mut (dyn ExportSink + Send)) -> Result<()> {
-        let mut tx = match BEGIN_SNAPSHOT {
-            Some(statement) => self.pool.begin_with(statement).await?,
-            None => self.pool.begin().await?,
-        };
+        let mut tx = begin_snapshot(&self.pool).await?;
         {
-            let mut rows = sqlx::query_as::<
-                _,
-                (
-                    String,
-                    String,
-                    String,
-                    String,
-                    Option<String>,
-                    Json<serde_json::Value>,
-                ),
-            >(
-                "SELECT name, class, criticality, environment, owner_group, attributes FROM cis ORDER BY id",
-            )
-            .fetch(&mut *tx);
-            while let Some((name, class, criticality, environment, owner_group, Json(attributes))) =
-                rows.try_next().await?
-            {
+            let mut rows =
+                sqlx::query_as::<_, CiRow>(sql!("SELECT {CI_COLUMNS} FROM cis ORDER BY id"))
+                    .fetch(&mut *tx);
+            while let Some(row) = rows.try_next().await? {
+                let (_, ci) = ci_of(row)?;
                 sink.ci(&CiRecord {
-                    name,
-                    class,
-                    criticality: parse("cis.criticality", &criticality)?,
-                    environment,
-                    owner_group,
-                    attributes,
+                    name: ci.name,
+                    class: ci.class,
+                    criticality: ci.criticality,
+                    environment: ci.environment,
+                    owner_group: ci.owner_group,
+                    attributes: ci.attributes,
                 })?;
             }
         }

@@ -174,31 +174,13 @@ fn row_of(
                     attributes,
                 })
             });
-            match checked {
-                Ok(ci) => ParsedRow::Ci { seq, at, ci },
-                Err(reason) => ParsedRow::Rejected {
-                    seq,
-                    at,
-                    ci_row: true,
-                    reason,
-                },
-            }
+            ParsedRow::ci(seq, at, checked)
         }
-        CsvKind::Relationships => {
-            match check_relationship(field("from"), field("to"), field("type")) {
-                Ok(relationship) => ParsedRow::Relationship {
-                    seq,
-                    at,
-                    relationship,
-                },
-                Err(reason) => ParsedRow::Rejected {
-                    seq,
-                    at,
-                    ci_row: false,
-                    reason,
-                },
-            }
-        }
+        CsvKind::Relationships => ParsedRow::relationship(
+            seq,
+            at,
+            check_relationship(field("from"), field("to"), field("type")),
+        ),
     }
 }
 

@@ -169,34 +169,14 @@ fn ci_row(element: Value, seq: i64, at: RowRef) -> ParsedRow {
                 attributes: ci.attributes,
             })
         });
-    match checked {
-        Ok(ci) => ParsedRow::Ci { seq, at, ci },
-        Err(reason) => ParsedRow::Rejected {
-            seq,
-            at,
-            ci_row: true,
-            reason,
-        },
-    }
+    ParsedRow::ci(seq, at, checked)
 }
 
 fn relationship_row(element: Value, seq: i64, at: RowRef) -> ParsedRow {
     let checked = serde_json::from_value::<JsonRelationship>(element)
         .map_err(shape_error)
         .and_then(|r| check_relationship(&r.from, &r.to, &r.rel_type));
-    match checked {
-        Ok(relationship) => ParsedRow::Relationship {
-            seq,
-            at,
-            relationship,
-        },
-        Err(reason) => ParsedRow::Rejected {
-            seq,
-            at,
-            ci_row: false,
-            reason,
-        },
-    }
+    ParsedRow::relationship(seq, at, checked)
 }
 
 /// Which section a [`JsonWriter`] is in.

@@ -123,6 +123,42 @@ pub enum ParsedRow {
     },
 }
 
+impl ParsedRow {
+    /// A CI row, or its rejection.
+    pub fn ci(seq: i64, at: RowRef, checked: Result<CiRecord, String>) -> ParsedRow {
+        match checked {
+            Ok(ci) => ParsedRow::Ci { seq, at, ci },
+            Err(reason) => ParsedRow::Rejected {
+                seq,
+                at,
+                ci_row: true,
+                reason,
+            },
+        }
+    }
+
+    /// A relationship row, or its rejection.
+    pub fn relationship(
+        seq: i64,
+        at: RowRef,
+        checked: Result<RelationshipRecord, String>,
+    ) -> ParsedRow {
+        match checked {
+            Ok(relationship) => ParsedRow::Relationship {
+                seq,
+                at,
+                relationship,
+            },
+            Err(reason) => ParsedRow::Rejected {
+                seq,
+                at,
+                ci_row: false,
+                reason,
+            },
+        }
+    }
+}
+
 /// The text fields of a CI row, from any format.
 pub(super) struct CiFields<'a> {
     pub name: &'a str,
