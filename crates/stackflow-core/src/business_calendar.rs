@@ -10,6 +10,14 @@
 //! first instant after it, and one that is ambiguous (autumn) takes the
 //! earlier.
 
+//!
+//! Its wire and storage form is [`CalendarDocument`] (module `document`),
+//! which validates into a calendar with errors that name the field.
+
+mod document;
+
+pub use document::{CalendarDocument, HolidayDocument, WorkingHours};
+
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -18,12 +26,16 @@ use chrono_tz::Tz;
 pub struct Holiday {
     /// The date (for a yearly holiday, the year is ignored).
     pub date: NaiveDate,
+    /// What the day is, e.g. "Christmas Day".
+    pub name: String,
     /// The same month and day every year.
     pub yearly: bool,
 }
 
-/// When the organisation works.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// When the organisation works. Serialised as its [`CalendarDocument`], and
+/// deserialised only through its validation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "CalendarDocument", try_from = "CalendarDocument")]
 pub struct BusinessCalendar {
     /// Its time zone.
     pub time_zone: Tz,
@@ -51,6 +63,12 @@ impl BusinessCalendar {
             end: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
             holidays: Vec::new(),
         }
+    }
+
+    /// The calendar in force when none is configured: Monday to Friday,
+    /// 09:00–17:00 UTC, no holidays.
+    pub fn default_calendar() -> Self {
+        Self::office_hours(Tz::UTC)
     }
 
     /// Whether `date` is a working day (a working weekday, not a holiday).
@@ -193,6 +211,7 @@ mod tests {
         // 29 March); Monday 30 March is a holiday.
         cal.holidays.push(Holiday {
             date: NaiveDate::from_ymd_opt(2026, 3, 30).unwrap(),
+            name: "Easter Monday".into(),
             yearly: false,
         });
         let from = utc("2026-03-27T15:00:00Z");
@@ -210,6 +229,7 @@ mod tests {
         let mut cal = berlin();
         cal.holidays.push(Holiday {
             date: NaiveDate::from_ymd_opt(2000, 12, 25).unwrap(),
+            name: "Christmas Day".into(),
             yearly: true,
         });
         assert!(!cal.is_working_day(NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()));
@@ -256,7 +276,7 @@ mod tests {
             let base = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
             cal.holidays = holidays
                 .iter()
-                .map(|d| Holiday { date: base + Duration::days(*d), yearly: false })
+                .map(|d| Holiday { date: base + Duration::days(*d), name: format!("day {d}"), yearly: false })
                 .collect();
             let from = utc("2026-01-01T00:00:00Z") + Duration::minutes(minutes);
             let to = cal.add_business_days(from, days).expect("a working day ahead");

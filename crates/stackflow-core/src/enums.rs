@@ -244,6 +244,44 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// A day of the week, as the business calendar lists working days.
+    DayOfWeek {
+        /// Monday.
+        Mon => "mon",
+        /// Tuesday.
+        Tue => "tue",
+        /// Wednesday.
+        Wed => "wed",
+        /// Thursday.
+        Thu => "thu",
+        /// Friday.
+        Fri => "fri",
+        /// Saturday.
+        Sat => "sat",
+        /// Sunday.
+        Sun => "sun",
+    }
+);
+
+impl DayOfWeek {
+    /// Days since Monday (Monday is 0), the index into
+    /// `BusinessCalendar::working_days`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+wire_enum!(
+    /// What a maintenance or blackout window means for changes.
+    WindowKind {
+        /// Changes are welcome: the affected CIs may be taken down.
+        Maintenance => "maintenance",
+        /// Changes are not allowed (a freeze: month end, a launch, a peak).
+        Blackout => "blackout",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,15 +22,18 @@ pub mod number;
 pub mod permissions;
 pub mod task;
 pub mod validate;
+pub mod windows;
 
 pub use approval::{ApprovalPlan, ApprovalRecord, Lane, LaneRule, Stage, StageOutcome, Vote};
+pub use business_calendar::{BusinessCalendar, CalendarDocument};
 pub use change::Template;
 pub use change::{Change, ChangeDraft, ChangePatch, PirRecord, PirState, Rejection};
 pub use directory::{Actor, Directory, GroupInfo};
 pub use enums::{
-    ApprovalStatus, ChangeState, ChangeType, Channel, CloseCode, Criticality, Decision, GroupKind,
-    ObjectivesMet, RelationshipType, Role, TaskState,
+    ApprovalStatus, ChangeState, ChangeType, Channel, CloseCode, Criticality, DayOfWeek, Decision,
+    GroupKind, ObjectivesMet, RelationshipType, Role, TaskState, WindowKind,
 };
 pub use errors::{FieldError, Refusal};
 pub use lifecycle::{Action, Context, Notification, Transition, decide};
 pub use number::ChangeNumber;
+pub use windows::{ChangeWindow, NewWindow, Occurrence, WindowFit, WindowScope};
