@@ -5,7 +5,6 @@ use crate::support::*;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use stackflow_store::PageRequest;
-use stackflow_store::prelude::*;
 
 fn berlin() -> Value {
     json!({

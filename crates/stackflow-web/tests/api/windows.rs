@@ -6,7 +6,6 @@ use crate::support::*;
 use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use stackflow_store::PageRequest;
-use stackflow_store::prelude::*;
 
 /// Sundays 04:00–06:00 in Berlin, from 22 March 2026 (03:00Z in winter).
 fn sunday_patching() -> Value {
