@@ -16,6 +16,8 @@ pub enum Permission {
     ManageTemplates,
     /// Manage users, groups and other people's tokens.
     ManagePeople,
+    /// Set the business calendar and manage maintenance and blackout windows.
+    ManageSchedule,
 }
 
 impl Permission {
@@ -27,7 +29,7 @@ impl Permission {
                 Role::Requester,
                 Role::Implementer,
             ],
-            Permission::ManageCmdb | Permission::ManageTemplates => {
+            Permission::ManageCmdb | Permission::ManageTemplates | Permission::ManageSchedule => {
                 &[Role::Admin, Role::ChangeManager]
             }
             Permission::ManagePeople => &[Role::Admin],
@@ -40,6 +42,7 @@ impl Permission {
             Permission::ManageCmdb => "role_may_not_manage_cmdb",
             Permission::ManageTemplates => "role_may_not_manage_templates",
             Permission::ManagePeople => "role_may_not_manage_people",
+            Permission::ManageSchedule => "role_may_not_manage_schedule",
         }
     }
 }
@@ -73,5 +76,13 @@ mod tests {
         assert!(require(&manager, Permission::ManageCmdb).is_ok());
         assert!(require(&manager, Permission::ManagePeople).is_err());
         assert!(require(&Actor::new("ada", Role::Admin), Permission::ManagePeople).is_ok());
+        assert!(require(&manager, Permission::ManageSchedule).is_ok());
+        assert!(
+            require(
+                &Actor::new("rita", Role::Requester),
+                Permission::ManageSchedule
+            )
+            .is_err()
+        );
     }
 }

@@ -22,7 +22,8 @@ pub use model::*;
 use async_trait::async_trait;
 use stackflow_core::impact::{CmdbChange, CmdbSink};
 use stackflow_core::{
-    Action, Actor, Change, ChangeDraft, ChangeNumber, Directory, Template, Vote,
+    Action, Actor, BusinessCalendar, CalendarDocument, Change, ChangeDraft, ChangeNumber,
+    ChangeWindow, Directory, NewWindow, Template, Vote,
     task::{NewTask, Task, TaskPatch},
 };
 use std::sync::Arc;
@@ -41,7 +42,15 @@ pub enum Backend {
 /// Callers use `Arc<dyn Store>` with `use stackflow_store::prelude::*`.
 #[async_trait]
 pub trait Store:
-    PeopleStore + CmdbStore + CmdbTransferStore + ChangeStore + TaskStore + Send + Sync + 'static
+    PeopleStore
+    + CmdbStore
+    + CmdbTransferStore
+    + ChangeStore
+    + TaskStore
+    + CalendarStore
+    + Send
+    + Sync
+    + 'static
 {
     /// The backend in use.
     fn backend(&self) -> Backend;
@@ -221,9 +230,35 @@ pub trait TaskStore: Send + Sync {
     ) -> Result<Task>;
 }
 
+/// The business calendar and maintenance and blackout windows (see
+/// `docs/calendar-and-windows.md`).
+#[async_trait]
+pub trait CalendarStore: Send + Sync {
+    /// The business calendar; the default (Monday to Friday 09:00–17:00
+    /// UTC, no holidays) when none has been set.
+    async fn get_calendar(&self) -> Result<BusinessCalendar>;
+    /// Validates and replaces the business calendar (admins and change
+    /// managers); returns it as stored.
+    async fn put_calendar(
+        &self,
+        by: &Caller,
+        calendar: CalendarDocument,
+    ) -> Result<BusinessCalendar>;
+    /// Validates and creates a window (admins and change managers).
+    async fn create_window(&self, by: &Caller, window: NewWindow) -> Result<ChangeWindow>;
+    /// Every window, by id.
+    async fn list_windows(&self) -> Result<Vec<ChangeWindow>>;
+    /// One window.
+    async fn get_window(&self, id: i64) -> Result<Option<ChangeWindow>>;
+    /// Deletes a window (admins and change managers); returns what it was.
+    async fn delete_window(&self, by: &Caller, id: i64) -> Result<ChangeWindow>;
+}
+
 /// The traits to import for calling store operations.
 pub mod prelude {
-    pub use crate::{ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Store, TaskStore};
+    pub use crate::{
+        CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Store, TaskStore,
+    };
 }
 
 /// Connects to the database a URL names (`sqlite://…` or `postgres://…`)

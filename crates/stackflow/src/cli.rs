@@ -3,7 +3,7 @@
 use crate::bench::BenchCommand;
 use crate::config::{Config, Overrides};
 use crate::transfer::{ExportArgs, ImportArgs};
-use crate::{bench, demo, serve, transfer};
+use crate::{bench, demo, schedule, serve, transfer};
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
@@ -53,6 +53,12 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show or set the business calendar.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+    /// List or add maintenance and blackout windows.
+    #[command(subcommand)]
+    Window(WindowCommand),
     /// Import CIs and relationships from a CSV or JSON file (all or nothing).
     Import(ImportArgs),
     /// Export CIs and relationships as CSV files or one JSON document.
@@ -146,6 +152,30 @@ pub enum TokenCommand {
     },
 }
 
+/// `stackflow calendar …`.
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Print the business calendar as JSON.
+    Show,
+    /// Validate and store the business calendar from a JSON file; prints it.
+    Set {
+        /// The calendar document (see docs/calendar-and-windows.md).
+        file: PathBuf,
+    },
+}
+
+/// `stackflow window …`.
+#[derive(Debug, Subcommand)]
+pub enum WindowCommand {
+    /// Print every maintenance and blackout window as a JSON array.
+    List,
+    /// Validate and add a window from a JSON file; prints it.
+    Add {
+        /// The window (see docs/calendar-and-windows.md).
+        file: PathBuf,
+    },
+}
+
 /// The CLI acts as a local administrator; its writes are audited as `cli`.
 pub(crate) fn cli_caller() -> Caller {
     Caller::new(Actor::new("cli", Role::Admin), Channel::Cli, Utc::now())
@@ -225,6 +255,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => user(&open(&config).await?, command).await,
         Command::Group(command) => group(&open(&config).await?, command).await,
         Command::Token(command) => token(&open(&config).await?, command).await,
+        Command::Calendar(command) => {
+            let store = open(&config).await?;
+            let outcome = schedule::calendar(&store, command).await;
+            store.close().await;
+            outcome
+        }
+        Command::Window(command) => {
+            let store = open(&config).await?;
+            let outcome = schedule::window(&store, command).await;
+            store.close().await;
+            outcome
+        }
         Command::Import(args) => {
             let store = open(&config).await?;
             let outcome = transfer::import(&store, &cli_caller(), args).await;

@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod config;
 mod demo;
+mod schedule;
 mod serve;
 mod synthetic;
 mod telemetry;

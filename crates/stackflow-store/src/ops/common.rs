@@ -11,8 +11,8 @@ use crate::transfer::{
     RejectedRow, RelationshipRecord, RowRef,
 };
 use crate::{
-    ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, Store, StoreError, TaskStore,
-    secret,
+    CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, Store,
+    StoreError, TaskStore, secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,8 +27,9 @@ use stackflow_core::task::{
 };
 use stackflow_core::validate;
 use stackflow_core::{
-    Action, Actor, Change, ChangeDraft, ChangeNumber, ChangeState, Context, Directory, FieldError,
-    GroupInfo, Notification, Refusal, Role, TaskState, Template, Transition, Vote, decide,
+    Action, Actor, BusinessCalendar, CalendarDocument, Change, ChangeDraft, ChangeNumber,
+    ChangeState, ChangeWindow, Context, Directory, FieldError, GroupInfo, NewWindow, Notification,
+    Refusal, Role, TaskState, Template, Transition, Vote, decide,
     lifecycle::{may_manage_tasks, reevaluate},
 };
 

@@ -4,6 +4,7 @@
 mod actions;
 mod approvals;
 mod audit;
+mod calendar;
 mod changes;
 mod cmdb;
 mod impact;
@@ -11,6 +12,7 @@ mod import;
 mod people;
 mod tasks;
 mod templates;
+mod windows;
 
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,6 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "cmdb", description = "Configuration items and relationships"),
         (name = "people", description = "Users, groups and API tokens"),
         (name = "templates", description = "Standard change templates"),
+        (name = "schedule", description = "The business calendar and maintenance and blackout windows"),
     )
 )]
 struct ApiDoc;
@@ -56,4 +59,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(import::routes())
         .merge(templates::routes())
         .merge(people::routes())
+        .merge(calendar::routes())
+        .merge(windows::routes())
 }

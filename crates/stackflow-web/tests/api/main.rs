@@ -12,6 +12,7 @@ mod fixtures;
 
 mod audit;
 mod auth;
+mod calendar;
 mod cmdb;
 mod concurrency;
 mod impact;
@@ -22,3 +23,4 @@ mod pagination;
 mod people;
 mod refusals;
 mod versions;
+mod windows;

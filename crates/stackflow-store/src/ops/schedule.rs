@@ -1,0 +1,148 @@
+// The business calendar and maintenance and blackout windows. The core
+// validates both (`CalendarDocument::validate`, `NewWindow::into_window`);
+// here each write is one transaction with its audit event.
+
+/// The audit key of the one business calendar.
+const CALENDAR_KEY: &str = "calendar";
+
+#[async_trait]
+impl CalendarStore for Repo {
+    async fn get_calendar(&self) -> Result<BusinessCalendar> {
+        let row: Option<Json<BusinessCalendar>> =
+            sqlx::query_scalar("SELECT doc FROM business_calendar WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map_or_else(BusinessCalendar::default_calendar, |Json(c)| c))
+    }
+
+    async fn put_calendar(
+        &self,
+        by: &Caller,
+        calendar: CalendarDocument,
+    ) -> Result<BusinessCalendar> {
+        require(&by.actor, Permission::ManageSchedule)?;
+        let calendar = calendar.validate()?;
+        let mut tx = self.begin_write().await?;
+        let before: Option<Json<BusinessCalendar>> = sqlx::query_scalar(sql!(
+            "SELECT doc FROM business_calendar WHERE id = 1{FOR_UPDATE}"
+        ))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let before = before.map_or_else(BusinessCalendar::default_calendar, |Json(c)| c);
+        sqlx::query(
+            "INSERT INTO business_calendar (id, doc, updated_by, updated_at) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_by = excluded.updated_by, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(Json(&calendar))
+        .bind(by.actor.username.clone())
+        .bind(by.now)
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            by,
+            ("calendar", CALENDAR_KEY),
+            "calendar.updated",
+            Some(json_of(&before)?),
+            Some(json_of(&calendar)?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(calendar)
+    }
+
+    async fn create_window(&self, by: &Caller, window: NewWindow) -> Result<ChangeWindow> {
+        require(&by.actor, Permission::ManageSchedule)?;
+        let mut window = window.into_window(0, &by.actor.username, by.now)?;
+        let mut tx = self.begin_write().await?;
+        // The id comes from the row; the document is written with it.
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO windows (name, kind, start_at, end_at, recurring, doc, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(window.name.clone())
+        .bind(window.kind.as_str())
+        .bind(window.start)
+        .bind(window.end)
+        .bind(window.recurrence.is_some())
+        .bind(Json(&window))
+        .bind(by.now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| {
+            map_unique(e, || {
+                format!("a window named `{}` already exists", window.name)
+            })
+        })?;
+        window.id = id;
+        sqlx::query("UPDATE windows SET doc = $1 WHERE id = $2")
+            .bind(Json(&window))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            by,
+            ("window", &id.to_string()),
+            "window.created",
+            None,
+            Some(json_of(&window)?),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(window)
+    }
+
+    async fn list_windows(&self) -> Result<Vec<ChangeWindow>> {
+        let rows: Vec<(i64, Json<ChangeWindow>)> =
+            sqlx::query_as("SELECT id, doc FROM windows ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(window_of).collect())
+    }
+
+    async fn get_window(&self, id: i64) -> Result<Option<ChangeWindow>> {
+        let row: Option<(i64, Json<ChangeWindow>)> =
+            sqlx::query_as("SELECT id, doc FROM windows WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(window_of))
+    }
+
+    async fn delete_window(&self, by: &Caller, id: i64) -> Result<ChangeWindow> {
+        require(&by.actor, Permission::ManageSchedule)?;
+        let mut tx = self.begin_write().await?;
+        let row: Option<(i64, Json<ChangeWindow>)> = sqlx::query_as(sql!(
+            "SELECT id, doc FROM windows WHERE id = $1{FOR_UPDATE}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let window = row
+            .map(window_of)
+            .ok_or_else(|| StoreError::NotFound(format!("window {id}")))?;
+        sqlx::query("DELETE FROM windows WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit(
+            &mut tx,
+            by,
+            ("window", &id.to_string()),
+            "window.deleted",
+            Some(json_of(&window)?),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(window)
+    }
+}
+
+/// A stored window, its id taken from the row.
+fn window_of((id, Json(mut window)): (i64, Json<ChangeWindow>)) -> ChangeWindow {
+    window.id = id;
+    window
+}

@@ -1,0 +1,107 @@
+//! `stackflow calendar` and `stackflow window` as an operator runs them:
+//! the default calendar, setting one from a file (and being refused with
+//! the bad field named), adding and listing windows.
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_stackflow");
+
+/// A fresh directory, removed when the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("stackflow-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `stackflow --db sqlite://<db> ARGS…`.
+fn stackflow(db: &Path, args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .arg("--db")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(args)
+        .env_remove("STACKFLOW_DATABASE_URL")
+        .env_remove("STACKFLOW_CONFIG")
+        .output()
+        .expect("run stackflow")
+}
+
+/// Runs a command that must succeed and parses its stdout as JSON.
+#[track_caller]
+fn json_of(db: &Path, args: &[&str]) -> Value {
+    let output = stackflow(db, args);
+    assert!(
+        output.status.success(),
+        "stackflow {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+fn write(dir: &Path, name: &str, value: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).expect("write file");
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
+#[test]
+fn the_calendar_is_shown_set_and_refused_with_the_field_named() {
+    let dir = TempDir::new("calendar-cli");
+    let db = dir.0.join("stackflow.db");
+    let default = json_of(&db, &["calendar", "show"]);
+    assert_eq!(default["time_zone"], "UTC");
+    assert_eq!(
+        default["working_hours"],
+        json!({"start": "09:00", "end": "17:00"})
+    );
+
+    let calendar = json!({
+        "time_zone": "America/New_York",
+        "working_days": ["mon", "tue", "wed", "thu"],
+        "working_hours": {"start": "07:00", "end": "15:30"},
+        "holidays": [{"date": "2026-07-04", "name": "Independence Day", "yearly": true}]
+    });
+    let file = write(&dir.0, "calendar.json", &calendar);
+    assert_eq!(json_of(&db, &["calendar", "set", &file]), calendar);
+    assert_eq!(json_of(&db, &["calendar", "show"]), calendar);
+
+    let mut bad = calendar.clone();
+    bad["time_zone"] = json!("America/Gotham");
+    let file = write(&dir.0, "bad.json", &bad);
+    let output = stackflow(&db, &["calendar", "set", &file]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("time_zone"), "{stderr}");
+    assert_eq!(json_of(&db, &["calendar", "show"]), calendar);
+}
+
+#[test]
+fn windows_are_added_and_listed() {
+    let dir = TempDir::new("window-cli");
+    let db = dir.0.join("stackflow.db");
+    assert_eq!(json_of(&db, &["window", "list"]), json!([]));
+    let file = write(
+        &dir.0,
+        "window.json",
+        &json!({
+            "name": "Sunday patching", "kind": "maintenance",
+            "start": "2026-11-29T03:00:00Z", "end": "2026-11-29T05:00:00Z",
+            "recurrence": "FREQ=WEEKLY;BYDAY=SU", "time_zone": "Europe/Berlin"
+        }),
+    );
+    let added = json_of(&db, &["window", "add", &file]);
+    assert_eq!(added["created_by"], "cli");
+    assert_eq!(json_of(&db, &["window", "list"]), json!([added]));
+}
