@@ -303,3 +303,46 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    the_openapi_document_describes_calendar_and_windows,
+    |app| async move {
+        let doc = app
+            .call(Method::GET, "/api/openapi.json")
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        let paths = &doc["paths"];
+        for (path, methods) in [
+            ("/api/calendar", &["get", "put"][..]),
+            ("/api/windows", &["get", "post"][..]),
+            ("/api/windows/{id}", &["get", "delete"][..]),
+        ] {
+            for method in methods {
+                assert!(
+                    paths[path].get(*method).is_some(),
+                    "OpenAPI lacks {method} {path}"
+                );
+            }
+        }
+        let schemas = &doc["components"]["schemas"];
+        for schema in [
+            "CalendarDocument",
+            "NewWindow",
+            "ChangeWindow",
+            "Occurrence",
+        ] {
+            assert!(
+                schemas.get(schema).is_some(),
+                "OpenAPI lacks schema {schema}"
+            );
+        }
+        assert!(
+            doc["tags"]
+                .as_array()
+                .expect("tags")
+                .iter()
+                .any(|t| t["name"] == "schedule")
+        );
+    }
+);
