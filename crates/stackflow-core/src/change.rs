@@ -1,9 +1,11 @@
 //! The change record and the inputs that create and edit it.
 
 use crate::approval::ApprovalRecord;
+use crate::conflict::Conflict;
 use crate::enums::{ChangeState, ChangeType, CloseCode, ObjectivesMet};
 use crate::errors::{FieldError, Refusal};
 use crate::number::ChangeNumber;
+use crate::risk::RiskAssessment;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -56,13 +58,13 @@ pub struct Change {
     /// Standard changes: the template it was created from.
     pub template: Option<String>,
     /// The automated risk assessment, once assessed.
-    pub risk_assessment: Option<serde_json::Value>,
+    pub risk_assessment: Option<RiskAssessment>,
     /// Approval round state.
     pub approval: ApprovalRecord,
     /// The CAB meeting it is on.
     pub cab_date: Option<DateTime<Utc>>,
     /// Schedule conflicts found for its window.
-    pub conflicts: Vec<serde_json::Value>,
+    pub conflicts: Vec<Conflict>,
     /// Post-implementation review.
     pub pir: PirState,
     /// How it ended.

@@ -270,6 +270,11 @@ impl Walker {
         }
     }
 
+    /// Whether the last walk reached `node`, roots included.
+    pub fn visited(&self, node: Node) -> bool {
+        self.is_marked(node)
+    }
+
     fn is_marked(&self, node: Node) -> bool {
         self.seen
             .get(node as usize / 64)

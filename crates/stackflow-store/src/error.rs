@@ -20,6 +20,10 @@ pub enum StoreError {
         /// What the store has.
         current: i64,
     },
+    /// The change moved on after its risk was assessed: assess it again and
+    /// retry.
+    #[error("{0} changed after its risk was assessed")]
+    AssessmentOutdated(String),
     /// A uniqueness rule was violated (e.g. a name already taken).
     #[error("{0}")]
     Duplicate(String),

@@ -24,6 +24,7 @@ use stackflow_core::impact::{CmdbChange, CmdbSink};
 use stackflow_core::{
     Action, Actor, BusinessCalendar, CalendarDocument, Change, ChangeDraft, ChangeNumber,
     ChangeWindow, Directory, NewWindow, Template, Vote,
+    risk::RiskAssessment,
     task::{NewTask, Task, TaskPatch},
 };
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub trait Store:
     + CmdbStore
     + CmdbTransferStore
     + ChangeStore
+    + RiskStore
     + TaskStore
     + CalendarStore
     + Send
@@ -206,6 +208,44 @@ pub trait ChangeStore: Send + Sync {
     async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>>;
 }
 
+/// Risk assessment and schedule conflicts (see `docs/risk.md`).
+#[async_trait]
+pub trait RiskStore: Send + Sync {
+    /// The assignment group's closed changes over the last 30 days and the
+    /// failed similar changes over the last 90.
+    async fn risk_history(&self, query: &RiskHistoryQuery) -> Result<RiskHistory>;
+    /// Active changes other than `number` whose planned windows overlap
+    /// `[start, end)`, at most 1,000.
+    async fn conflict_candidates(
+        &self,
+        number: ChangeNumber,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<PlannedChange>>;
+    /// Submits a normal or emergency change with its risk assessment and
+    /// conflicts, flagging the conflicts on the other changes too, in one
+    /// transaction. Refuses with `AssessmentOutdated` if the change moved
+    /// after it was assessed.
+    async fn submit_assessed(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        expected_version: Option<i64>,
+        assessed: Assessed,
+    ) -> Result<Change>;
+    /// Records a new assessment of a change awaiting approval, if it
+    /// differs from the current one; `None` when nothing changed or the
+    /// change no longer awaits approval.
+    async fn record_reassessment(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        assessed: Assessed,
+    ) -> Result<Option<Change>>;
+    /// Every assessment of a change, oldest first.
+    async fn risk_assessments(&self, number: ChangeNumber) -> Result<Vec<RiskAssessment>>;
+}
+
 /// Implementation tasks of changes.
 #[async_trait]
 pub trait TaskStore: Send + Sync {
@@ -257,7 +297,8 @@ pub trait CalendarStore: Send + Sync {
 /// The traits to import for calling store operations.
 pub mod prelude {
     pub use crate::{
-        CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Store, TaskStore,
+        CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, RiskStore, Store,
+        TaskStore,
     };
 }
 

@@ -324,3 +324,87 @@ pub struct OutboxItem {
     /// When it was delivered, if it was.
     pub delivered_at: Option<DateTime<Utc>>,
 }
+
+/// What a risk assessment reads of the past: the assignment group's
+/// closed changes and failures of similar changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskHistoryQuery {
+    /// The change being assessed (excluded from its own history).
+    pub number: stackflow_core::ChangeNumber,
+    /// Its assignment group, if any.
+    pub assignment_group: Option<String>,
+    /// Its template, if any.
+    pub template: Option<String>,
+    /// Its affected CIs.
+    pub cis: Vec<String>,
+    /// The time of the assessment.
+    pub now: DateTime<Utc>,
+}
+
+/// Days of closed changes that make up a group's success rate.
+pub const GROUP_HISTORY_DAYS: i64 = 30;
+/// Days of failed similar changes that count against a change.
+pub const SIMILAR_FAILURE_DAYS: i64 = 90;
+
+/// The answer to a [`RiskHistoryQuery`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RiskHistory {
+    /// The group's record over [`GROUP_HISTORY_DAYS`]; `None` without a group.
+    pub group: Option<stackflow_core::risk::GroupHistory>,
+    /// Unsuccessful changes over [`SIMILAR_FAILURE_DAYS`] that named one of
+    /// the CIs or the same template.
+    pub similar_failures: u32,
+}
+
+/// An active change whose planned window overlaps the one being checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedChange {
+    /// Its number.
+    pub number: stackflow_core::ChangeNumber,
+    /// Its state.
+    pub state: stackflow_core::ChangeState,
+    /// Its affected CIs.
+    pub affected_cis: Vec<String>,
+    /// Planned start.
+    pub planned_start: DateTime<Utc>,
+    /// Planned end.
+    pub planned_end: DateTime<Utc>,
+}
+
+/// A risk assessment ready to be recorded, with the conflicts it found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessed {
+    /// The change version the inputs were read at; recording refuses with
+    /// [`crate::StoreError::AssessmentOutdated`] if the change moved since.
+    pub based_on_version: i64,
+    /// The assessment (`None` for a standard change: pre-approved, not
+    /// scored, but still checked for conflicts).
+    pub risk: Option<stackflow_core::risk::RiskAssessment>,
+    /// The change's conflicts (with changes and blackout windows).
+    pub conflicts: Vec<stackflow_core::conflict::Conflict>,
+    /// The record each conflicting change gets about this one.
+    pub counterparts: Vec<(
+        stackflow_core::ChangeNumber,
+        stackflow_core::conflict::Conflict,
+    )>,
+}
+
+/// Why an assessment was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssessmentCause {
+    /// The change was submitted.
+    Submit,
+    /// Its CIs, their relationships, or the windows changed while it
+    /// awaited approval.
+    Reassessment,
+}
+
+impl AssessmentCause {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssessmentCause::Submit => "submit",
+            AssessmentCause::Reassessment => "reassessment",
+        }
+    }
+}

@@ -17,6 +17,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 /// Taken by every transaction before it writes to the CMDB change log and
 /// held until it ends, so log sequence numbers follow commit order.
 const LOG_ORDER_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7710021)");
+/// Taken first by every writer that updates conflict records on several
+/// changes, so two such writers never wait for each other's change rows.
+const CONFLICT_ORDER_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7710022)");
 /// Starts a read transaction whose statements all see one snapshot.
 const BEGIN_SNAPSHOT: Option<&str> = Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 /// PostgreSQL streams rows cheaply; read the snapshot row by row.
@@ -152,6 +155,7 @@ include!("ops/people.rs");
 include!("ops/cmdb.rs");
 include!("ops/transfer.rs");
 include!("ops/changes.rs");
+include!("ops/risk.rs");
 include!("ops/tasks.rs");
 include!("ops/schedule.rs");
 include!("ops/tests.rs");

@@ -19,6 +19,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// Taken by every transaction before it writes to the CMDB change log and
 /// held until it ends, so log sequence numbers follow commit order.
 const LOG_ORDER_LOCK: Option<&str> = None;
+/// Taken first by every writer that updates conflict records on several
+/// changes, so two such writers never wait for each other's change rows.
+const CONFLICT_ORDER_LOCK: Option<&str> = None;
 /// Starts a read transaction whose statements all see one snapshot.
 const BEGIN_SNAPSHOT: Option<&str> = None;
 /// SQLite: rows are costly one by one; read the snapshot in concatenated chunks.
@@ -149,6 +152,7 @@ include!("ops/people.rs");
 include!("ops/cmdb.rs");
 include!("ops/transfer.rs");
 include!("ops/changes.rs");
+include!("ops/risk.rs");
 include!("ops/tasks.rs");
 include!("ops/schedule.rs");
 include!("ops/tests.rs");

@@ -13,8 +13,10 @@
 //! triggers a rebuild from a fresh snapshot; queries keep using the old
 //! index until the new one is swapped in.
 
+use stackflow_core::conflict::Relation;
 use stackflow_core::graph::{Node, Walker};
 use stackflow_core::impact::{CmdbIndex, ImpactPage, ImpactReport, IndexBuilder};
+use stackflow_core::risk::CiFacts;
 use stackflow_store::{Result, Store};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -234,5 +236,92 @@ fn stats_of(indexed: &Indexed) -> IndexStats {
         edges: index.edge_count(),
         memory_bytes: index.memory_bytes(),
         seq: indexed.seq,
+    }
+}
+
+/// What risk scoring and conflict detection need from the CMDB, read from
+/// one view of the index.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RiskView {
+    /// The affected CIs the index knows, in the order named.
+    pub affected: Vec<CiFacts>,
+    /// How many CIs depend on them, at any depth.
+    pub blast_radius_cis: u64,
+    /// The most critical of those (the nearest, first found, wins ties).
+    pub most_critical_dependent: Option<CiFacts>,
+    /// For each candidate change's CIs, how they relate to ours, if at all.
+    pub relations: Vec<Option<Relation>>,
+}
+
+impl ImpactIndex {
+    /// The [`RiskView`] of a change's CIs against candidate changes' CIs,
+    /// off the async workers (a walk may visit most of the CMDB).
+    pub async fn risk_view(
+        self: &Arc<Self>,
+        ours: Vec<String>,
+        candidates: Vec<Vec<String>>,
+    ) -> RiskView {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.risk_view_now(&ours, &candidates))
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
+    /// [`risk_view`](Self::risk_view) on the calling thread.
+    pub fn risk_view_now(&self, ours: &[String], candidates: &[Vec<String>]) -> RiskView {
+        self.with_walker(|index, walker| {
+            let facts = |node: Node| CiFacts {
+                name: index.name(node).to_owned(),
+                class: index.class(node).to_owned(),
+                criticality: index.criticality(node),
+            };
+            let roots: Vec<Node> = ours.iter().filter_map(|n| index.node(n)).collect();
+            let impact = index.blast_radius(walker, &roots, None);
+            let mut most_critical: Option<Node> = None;
+            for reached in &impact.reached {
+                if most_critical
+                    .is_none_or(|m| index.criticality(reached.node) > index.criticality(m))
+                {
+                    most_critical = Some(reached.node);
+                }
+            }
+            // First pass, against our walk: shared CIs and their CIs that
+            // depend on ours.
+            let mut relations: Vec<Option<Relation>> = candidates
+                .iter()
+                .map(|theirs| {
+                    theirs
+                        .iter()
+                        .find(|ci| ours.contains(ci))
+                        .map(|ci| Relation::SharedCi(ci.clone()))
+                        .or_else(|| {
+                            theirs
+                                .iter()
+                                .find(|ci| index.node(ci).is_some_and(|n| walker.visited(n)))
+                                .map(|ci| Relation::TheirsInOurBlastRadius(ci.clone()))
+                        })
+                })
+                .collect();
+            let view = RiskView {
+                affected: roots.iter().map(|&n| facts(n)).collect(),
+                blast_radius_cis: impact.reached.len() as u64,
+                most_critical_dependent: most_critical.map(facts),
+                relations: Vec::new(),
+            };
+            // Second pass, one walk per remaining candidate: our CIs that
+            // depend on theirs.
+            for (theirs, relation) in candidates.iter().zip(relations.iter_mut()) {
+                if relation.is_some() {
+                    continue;
+                }
+                let their_roots: Vec<Node> = theirs.iter().filter_map(|n| index.node(n)).collect();
+                index.blast_radius(walker, &their_roots, None);
+                *relation = ours
+                    .iter()
+                    .find(|ci| index.node(ci).is_some_and(|n| walker.visited(n)))
+                    .map(|ci| Relation::OursInTheirBlastRadius(ci.clone()));
+            }
+            RiskView { relations, ..view }
+        })
     }
 }

@@ -12,6 +12,7 @@ pub mod health;
 pub mod impact;
 pub mod pagination;
 pub mod problem;
+pub mod risk;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -19,6 +20,7 @@ use axum::http::StatusCode;
 use clock::Clock;
 use impact::ImpactIndex;
 use problem::AppError;
+use stackflow_core::risk::RiskPolicy;
 use stackflow_store::Store;
 use std::sync::Arc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The blast-radius index over the CMDB.
     pub impact: Arc<ImpactIndex>,
+    /// Risk weights and thresholds (the `[risk]` configuration section).
+    pub risk_policy: RiskPolicy,
 }
 
 impl AppState {
@@ -46,6 +50,15 @@ impl AppState {
             store,
             clock,
             impact,
+            risk_policy: RiskPolicy::default(),
+        }
+    }
+
+    /// The same state scoring risk by `policy` (validated by the caller).
+    pub fn with_risk_policy(self, policy: RiskPolicy) -> Self {
+        AppState {
+            risk_policy: policy,
+            ..self
         }
     }
 

@@ -123,6 +123,11 @@ impl From<StoreError> for AppError {
             StoreError::Duplicate(detail) => {
                 AppError::new(StatusCode::CONFLICT, "duplicate", detail)
             }
+            StoreError::AssessmentOutdated(_) => AppError::new(
+                StatusCode::CONFLICT,
+                "assessment_outdated",
+                format!("{err}; it kept changing, so try again"),
+            ),
             StoreError::Database(_)
             | StoreError::Migrate(_)
             | StoreError::Corrupt(_)

@@ -15,6 +15,7 @@ use stackflow_store::transfer::{CsvKind, ImportFormat, ImportOptions, ImportSour
 use stackflow_store::{
     Caller, NewCi, NewGroup, NewRelationship, NewToken, NewUser, PageRequest, Store,
 };
+use stackflow_web::{AppState, clock::SystemClock};
 use std::sync::Arc;
 
 /// The demo's database unless one is configured.
@@ -382,7 +383,22 @@ fn normal(title: &str, cis: &[&str], group: &str, start: DateTime<Utc>) -> Chang
     }
 }
 
+/// Submits a change the way the API does: normal and emergency changes are
+/// risk-assessed against the seeded CMDB on the way.
+async fn submit(
+    state: &AppState,
+    who: &str,
+    number: ChangeNumber,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    stackflow_web::risk::submit(state, &caller(who, role_of(who), now), number, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{who} submitting {number}: {e:?}"))?;
+    Ok(())
+}
+
 async fn seed_changes(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let state = AppState::build(store.clone(), Arc::new(SystemClock)).await?;
     let alice = caller("alice", Role::Requester, now);
     // A window a few days out, on the hour.
     let window = (now + Duration::days(3))
@@ -415,7 +431,7 @@ async fn seed_changes(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Res
             ),
         )
         .await?;
-    act(store, "alice", assessing.number, Action::Submit, now).await?;
+    submit(&state, "alice", assessing.number, now).await?;
 
     let authorizing = store
         .create_change(
@@ -428,7 +444,7 @@ async fn seed_changes(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Res
             ),
         )
         .await?;
-    act(store, "alice", authorizing.number, Action::Submit, now).await?;
+    submit(&state, "alice", authorizing.number, now).await?;
     let ok = || Action::Vote {
         decision: Decision::Approved,
         notes: "Looks good.".into(),
@@ -449,7 +465,7 @@ async fn seed_changes(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Res
             },
         )
         .await?;
-    act(store, "alice", standard.number, Action::Submit, now).await?;
+    submit(&state, "alice", standard.number, now).await?;
 
     let emergency = store
         .create_change(
@@ -466,7 +482,7 @@ async fn seed_changes(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Res
             },
         )
         .await?;
-    act(store, "alice", emergency.number, Action::Submit, now).await?;
+    submit(&state, "alice", emergency.number, now).await?;
     act(store, "bob", emergency.number, ok(), now).await?;
 
     let closed = store
@@ -480,7 +496,7 @@ async fn seed_changes(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Res
             ),
         )
         .await?;
-    act(store, "alice", closed.number, Action::Submit, now).await?;
+    submit(&state, "alice", closed.number, now).await?;
     act(store, "ivan", closed.number, ok(), now).await?;
     for voter in ["bob", "carol", "dave"] {
         act(store, voter, closed.number, ok(), now).await?;

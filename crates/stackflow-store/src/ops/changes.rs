@@ -82,8 +82,9 @@ fn search_text(change: &Change) -> String {
 
 async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO changes (number, change_type, state, title, requested_by, assignment_group, cab_date, version, created_at, updated_at, doc, search_text) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        "INSERT INTO changes (number, change_type, state, title, requested_by, assignment_group, cab_date, version, created_at, updated_at, doc, search_text, \
+         planned_start, planned_end, long_window, template, close_code, closed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
     )
     .bind(change.number.to_string())
     .bind(change.change_type.as_str())
@@ -97,10 +98,27 @@ async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
     .bind(change.updated_at)
     .bind(Json(change))
     .bind(search_text(change))
+    .bind(change.planned_start)
+    .bind(change.planned_end)
+    .bind(is_long_window(change))
+    .bind(change.template.clone())
+    .bind(change.close_code.map(|c| c.as_str()))
+    .bind(change.pir.review.as_ref().map(|r| r.reviewed_at))
     .fetch_one(&mut **tx)
     .await?;
     write_change_cis(tx, id, change).await?;
     Ok(id)
+}
+
+/// Windows longer than this are found by conflict detection through their
+/// own index (`long_window`); shorter ones through a bounded range scan.
+const LONG_WINDOW_DAYS: i64 = 7;
+
+fn is_long_window(change: &Change) -> bool {
+    match (change.planned_start, change.planned_end) {
+        (Some(start), Some(end)) => end - start > chrono::Duration::days(LONG_WINDOW_DAYS),
+        _ => false,
+    }
 }
 
 /// Writes the new state of a change, refusing if someone else wrote since
@@ -109,7 +127,8 @@ async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
 async fn save_change(tx: &mut Tx, id: i64, before: &Change, after: &Change) -> Result<()> {
     let updated = sqlx::query(
         "UPDATE changes SET state = $1, title = $2, assignment_group = $3, cab_date = $4, version = $5, \
-         updated_at = $6, doc = $7, search_text = $10 WHERE id = $8 AND version = $9",
+         updated_at = $6, doc = $7, search_text = $10, planned_start = $11, planned_end = $12, long_window = $13, \
+         template = $14, close_code = $15, closed_at = $16 WHERE id = $8 AND version = $9",
     )
     .bind(after.state.as_str())
     .bind(after.title.clone())
@@ -121,6 +140,12 @@ async fn save_change(tx: &mut Tx, id: i64, before: &Change, after: &Change) -> R
     .bind(id)
     .bind(before.version)
     .bind(search_text(after))
+    .bind(after.planned_start)
+    .bind(after.planned_end)
+    .bind(is_long_window(after))
+    .bind(after.template.clone())
+    .bind(after.close_code.map(|c| c.as_str()))
+    .bind(after.pir.review.as_ref().map(|r| r.reviewed_at))
     .execute(&mut **tx)
     .await?;
     if updated.rows_affected() == 0 {
@@ -185,6 +210,7 @@ async fn persist_transition(
 /// same transaction as the change of approvers.
 async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
     let [first, second] = ChangeState::AWAITING_APPROVAL;
+    lock_conflicts(tx).await?;
     let open: Vec<(i64, Json<Change>)> = sqlx::query_as(sql!(
         "SELECT id, doc FROM changes WHERE state IN ($1, $2) ORDER BY id{FOR_UPDATE}"
     ))
@@ -205,11 +231,34 @@ async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
             channel: by.channel,
             now: by.now,
         };
-        if let Some(transition) = reevaluate(&change, &context) {
+        if let Some(mut transition) = reevaluate(&change, &context) {
+            settle_conflicts_on_leaving(tx, by, &change, &mut transition).await?;
             persist_transition(tx, by, id, &change, transition).await?;
         }
     }
     Ok(())
+}
+
+/// Asks the domain core to decide `action` on `before`, with the
+/// directory, votes and tasks read in the caller's transaction.
+async fn decide_in(
+    tx: &mut Tx,
+    by: &Caller,
+    id: i64,
+    before: &Change,
+    action: Action,
+) -> Result<Transition> {
+    let directory = load_directory(tx).await?;
+    let votes = load_votes(tx, id, Some(before.approval.round)).await?;
+    let tasks = load_tasks(tx, id).await?;
+    let context = Context {
+        directory: &directory,
+        votes: &votes,
+        pending_tasks: tasks.iter().filter(|t| t.state.is_pending()).count(),
+        channel: by.channel,
+        now: by.now,
+    };
+    Ok(decide(before, action, &by.actor, &context)?)
 }
 
 type VoteRow = (i64, i64, String, String, String, String, DateTime<Utc>);
@@ -415,23 +464,26 @@ impl ChangeStore for Repo {
         action: Action,
     ) -> Result<Change> {
         let mut tx = self.begin_write().await?;
+        if may_leave_active(&action) {
+            lock_conflicts(&mut tx).await?;
+        }
         let (id, before) = load_change(&mut tx, number, true).await?;
         check_version(expected_version, &before)?;
-        let directory = load_directory(&mut tx).await?;
-        let votes = load_votes(&mut tx, id, Some(before.approval.round)).await?;
-        let tasks = load_tasks(&mut tx, id).await?;
         let is_edit = matches!(action, Action::Edit(_));
-        let context = Context {
-            directory: &directory,
-            votes: &votes,
-            pending_tasks: tasks.iter().filter(|t| t.state.is_pending()).count(),
-            channel: by.channel,
-            now: by.now,
-        };
-        let transition = decide(&before, action, &by.actor, &context)?;
+        let is_submit = matches!(action, Action::Submit);
+        let mut transition = decide_in(&mut tx, by, id, &before, action).await?;
+        if is_submit {
+            return Err(Refusal::conflict(
+                "risk_not_assessed",
+                format!("{number} is submitted with its risk assessment and conflicts"),
+            )
+            .into());
+        }
+
         if is_edit {
             check_references(&mut tx, &transition.change).await?;
         }
+        settle_conflicts_on_leaving(&mut tx, by, &before, &mut transition).await?;
         let after = persist_transition(&mut tx, by, id, &before, transition).await?;
         tx.commit().await?;
         Ok(after)

@@ -11,16 +11,18 @@ use crate::transfer::{
     RejectedRow, RelationshipRecord, RowRef,
 };
 use crate::{
-    CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, Store,
-    StoreError, TaskStore, secret,
+    CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, RiskStore,
+    Store, StoreError, TaskStore, secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
+use stackflow_core::conflict::{self, Conflict};
 use stackflow_core::impact::{CmdbChange, CmdbSink};
 use stackflow_core::permissions::{Permission, require};
+use stackflow_core::risk::{GroupHistory, RiskAssessment};
 use stackflow_core::task::{
     NewTask, Task, TaskPatch, check_position, check_task_addable, check_task_title,
     check_task_transition,
@@ -28,8 +30,8 @@ use stackflow_core::task::{
 use stackflow_core::validate;
 use stackflow_core::{
     Action, Actor, BusinessCalendar, CalendarDocument, Change, ChangeDraft, ChangeNumber,
-    ChangeState, ChangeWindow, Context, Directory, FieldError, GroupInfo, NewWindow, Notification,
-    Refusal, Role, TaskState, Template, Transition, Vote, decide,
+    ChangeState, ChangeType, ChangeWindow, Context, Directory, FieldError, GroupInfo, NewWindow,
+    Notification, Refusal, Role, TaskState, Template, Transition, Vote, decide,
     lifecycle::{may_manage_tasks, reevaluate},
 };
 

@@ -77,17 +77,30 @@ async fn act(
     action: Action,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
     let number = change_number(number)?;
+    // Withdrawing, rejecting or completing a change ends its conflicts.
+    let may_end_conflicts = matches!(
+        action,
+        Action::Cancel { .. } | Action::Vote { .. } | Action::Complete
+    );
+    let before = match may_end_conflicts {
+        true => state.store.get_change(number).await?,
+        false => None,
+    };
     let change = state
         .store
         .act_on_change(caller, number, expected, action)
         .await?;
+    if let Some(before) = &before {
+        crate::risk::after_leaving_active(state, before, &change).await;
+    }
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, etag(&change));
     Ok((headers, Json(change)))
 }
 
 /// Submits a change: normal → `assess`, emergency → `authorize`, standard →
-/// `scheduled` (pre-approved by its template).
+/// `scheduled` (pre-approved by its template). Normal and emergency changes
+/// are risk-assessed and checked for schedule conflicts on the way.
 #[utoipa::path(post, path = "/api/changes/{number}/submit", tag = "changes", request_body(content = VersionBody, description = "optional"),
     params(("number" = String, Path, description = "Change number")),
     responses((status = 200, body = Change), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -99,7 +112,11 @@ async fn submit(
     OptionalJson(body): OptionalJson<VersionBody>,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
     let expected = if_match.or_body(body.version)?;
-    act(&state, &caller, &number, expected, Action::Submit).await
+    let number = change_number(&number)?;
+    let change = crate::risk::submit(&state, &caller, number, expected).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag(&change));
+    Ok((headers, Json(change)))
 }
 
 /// Votes in the change's open approval stage. The requester may not vote

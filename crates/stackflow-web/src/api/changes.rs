@@ -10,6 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use stackflow_core::change::{MAX_YEAR, MIN_YEAR};
+use stackflow_core::conflict::Conflict;
+use stackflow_core::risk::RiskAssessment;
 use stackflow_core::{Action, Change, ChangeDraft, ChangePatch, ChangeState, ChangeType};
 use stackflow_store::ChangeFilter;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -135,14 +137,19 @@ async fn edit_change(
     Ok((headers, Json(change)))
 }
 
-/// The risk assessment of a change (`null` until assessed).
+/// A change's risk assessment and every assessment before it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct RiskResponse {
-    /// The seed's risk assessment shape.
-    risk_assessment: Option<serde_json::Value>,
+    /// The newest assessment, in the seed's shape (`null` until submitted).
+    risk_assessment: Option<RiskAssessment>,
+    /// Its schedule conflicts.
+    conflicts: Vec<Conflict>,
+    /// Every assessment, oldest first: at submission, and each reassessment
+    /// that changed the finding while the change awaited approval.
+    history: Vec<RiskAssessment>,
 }
 
-/// Reads a change's risk assessment.
+/// Reads a change's risk assessment, conflicts and assessment history.
 #[utoipa::path(get, path = "/api/changes/{number}/risk", tag = "changes",
     params(("number" = String, Path, description = "Change number")),
     responses((status = 200, body = RiskResponse), (status = 404, body = Problem)))]
@@ -152,8 +159,11 @@ async fn get_risk(
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<RiskResponse>> {
     let change = load(&state, &number).await?;
+    let history = state.store.risk_assessments(change.number).await?;
     Ok(Json(RiskResponse {
         risk_assessment: change.risk_assessment,
+        conflicts: change.conflicts,
+        history,
     }))
 }
 

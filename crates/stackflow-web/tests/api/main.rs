@@ -22,5 +22,6 @@ mod lifecycle;
 mod pagination;
 mod people;
 mod refusals;
+mod risk;
 mod versions;
 mod windows;

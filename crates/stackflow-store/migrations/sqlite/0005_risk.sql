@@ -1,0 +1,45 @@
+-- Risk assessment and schedule conflicts: projections of the change
+-- document that scoring and conflict detection query, and the history of
+-- every assessment made.
+
+ALTER TABLE changes ADD COLUMN planned_start TEXT;
+ALTER TABLE changes ADD COLUMN planned_end TEXT;
+-- Planned windows longer than 7 days: conflict detection scans windows
+-- starting at most 7 days before the one it checks, plus these.
+ALTER TABLE changes ADD COLUMN long_window BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE changes ADD COLUMN template TEXT;
+ALTER TABLE changes ADD COLUMN close_code TEXT;
+-- When the post-implementation review closed it (not set for cancellations).
+ALTER TABLE changes ADD COLUMN closed_at TEXT;
+
+-- sqlx writes UTC timestamps as `+00:00`; serde as `Z`.
+UPDATE changes SET
+    planned_start = replace(json_extract(doc, '$.planned_start'), 'Z', '+00:00'),
+    planned_end = replace(json_extract(doc, '$.planned_end'), 'Z', '+00:00'),
+    template = json_extract(doc, '$.template'),
+    close_code = json_extract(doc, '$.close_code'),
+    closed_at = replace(json_extract(doc, '$.pir.review.reviewed_at'), 'Z', '+00:00');
+UPDATE changes SET long_window = TRUE
+    WHERE julianday(planned_end) - julianday(planned_start) > 7;
+
+CREATE INDEX changes_active_window ON changes (planned_start)
+    WHERE state IN ('assess', 'authorize', 'scheduled', 'implement');
+CREATE INDEX changes_active_long_window ON changes (planned_start)
+    WHERE long_window AND state IN ('assess', 'authorize', 'scheduled', 'implement');
+CREATE INDEX changes_group_closed ON changes (assignment_group, closed_at)
+    WHERE closed_at IS NOT NULL;
+CREATE INDEX changes_failed ON changes (closed_at)
+    WHERE close_code = 'unsuccessful';
+CREATE INDEX changes_template ON changes (template) WHERE template IS NOT NULL;
+
+CREATE TABLE risk_assessments (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    change_id   INTEGER NOT NULL REFERENCES changes (id) ON DELETE CASCADE,
+    -- What caused it: `submit` or `reassessment`.
+    cause       TEXT NOT NULL,
+    score       INTEGER NOT NULL,
+    level       TEXT NOT NULL,
+    assessed_at TEXT NOT NULL,
+    doc         TEXT NOT NULL
+);
+CREATE INDEX risk_assessments_change ON risk_assessments (change_id, id);

@@ -1,0 +1,350 @@
+// Risk assessment: the history it reads, the changes whose windows may
+// conflict, and recording an assessment together with the conflict records
+// it leaves on the other changes.
+
+/// The active states as SQL literals. The partial indexes of migration 0005
+/// carry the same predicate, word for word, so the planner can use them.
+const ACTIVE_STATES_SQL: &str = "state IN ('assess', 'authorize', 'scheduled', 'implement')";
+
+/// Most conflict candidates read for one window.
+const MAX_CONFLICT_CANDIDATES: i64 = 1_000;
+
+/// Serialises the writers that touch conflict records on several changes.
+/// Taken first, before any change row is locked, so two of them never wait
+/// for each other's rows.
+async fn lock_conflicts(tx: &mut Tx) -> Result<()> {
+    if let Some(lock) = CONFLICT_ORDER_LOCK {
+        sqlx::query(AssertSqlSafe(lock)).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_assessment(
+    tx: &mut Tx,
+    change_id: i64,
+    cause: AssessmentCause,
+    risk: &RiskAssessment,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO risk_assessments (change_id, cause, score, level, assessed_at, doc) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(change_id)
+    .bind(cause.as_str())
+    .bind(i32::from(risk.automated_score))
+    .bind(risk.risk_level.as_str())
+    .bind(risk.assessed_at)
+    .bind(Json(risk))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Brings the records other changes hold about `number` in line with
+/// `wanted`: each listed change gets (or keeps) its record, and a change
+/// that held one in `previous` but is no longer listed loses it. Inactive
+/// changes get nothing new. Each change touched gets a new version and an
+/// audit event.
+async fn sync_counterparts(
+    tx: &mut Tx,
+    by: &Caller,
+    number: ChangeNumber,
+    previous: &[Conflict],
+    wanted: &[(ChangeNumber, Conflict)],
+) -> Result<()> {
+    let others: std::collections::BTreeSet<ChangeNumber> = previous
+        .iter()
+        .filter_map(|c| c.change)
+        .chain(wanted.iter().map(|(n, _)| *n))
+        .filter(|n| *n != number)
+        .collect();
+    for other in others {
+        let (id, before) = match load_change(tx, other, true).await {
+            Ok(found) => found,
+            Err(StoreError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        let record = wanted
+            .iter()
+            .find(|(n, _)| *n == other)
+            .map(|(_, c)| c.clone())
+            .filter(|_| conflict::is_active(before.state));
+        let existing = before.conflicts.iter().find(|c| c.change == Some(number));
+        let unchanged = match (existing, &record) {
+            (None, None) => true,
+            (Some(old), Some(new)) => conflict::same_conflict(old, new),
+            _ => false,
+        };
+        if unchanged {
+            continue;
+        }
+        let mut after = before.clone();
+        after.conflicts =
+            conflict::replace_change_records(&before.conflicts, number, record.clone());
+        after.version = before.version + 1;
+        after.updated_at = by.now;
+        save_change(tx, id, &before, &after).await?;
+        let action = if record.is_some() {
+            "change.conflict_flagged"
+        } else {
+            "change.conflict_cleared"
+        };
+        audit(
+            tx,
+            by,
+            ("change", &other.to_string()),
+            action,
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// After an accepted transition: a change that stops being active (sent
+/// back to `new`, canceled, or implemented) stops conflicting with others.
+/// Back in `new` or canceled, it also forgets its own records; a
+/// resubmission finds them again.
+async fn settle_conflicts_on_leaving(
+    tx: &mut Tx,
+    by: &Caller,
+    before: &Change,
+    transition: &mut Transition,
+) -> Result<()> {
+    let after = &mut transition.change;
+    if !conflict::is_active(before.state) || conflict::is_active(after.state) {
+        return Ok(());
+    }
+    if matches!(after.state, ChangeState::New | ChangeState::Canceled) {
+        after.conflicts.clear();
+    }
+    sync_counterparts(tx, by, before.number, &before.conflicts, &[]).await
+}
+
+/// Whether an action may take a change out of the active states (and so
+/// must take the conflict lock before locking the change).
+fn may_leave_active(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Cancel { .. } | Action::Vote { .. } | Action::Complete
+    )
+}
+
+type CandidateRow = (String, String, DateTime<Utc>, DateTime<Utc>, Json<Change>);
+
+#[async_trait]
+impl RiskStore for Repo {
+    async fn risk_history(&self, query: &RiskHistoryQuery) -> Result<RiskHistory> {
+        let group = match &query.assignment_group {
+            Some(name) => {
+                let since = query.now - chrono::Duration::days(GROUP_HISTORY_DAYS);
+                let (closed, successful): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN close_code IN ('successful', 'successful_with_issues') THEN 1 ELSE 0 END), 0) \
+                     FROM changes WHERE assignment_group = $1 AND closed_at IS NOT NULL AND closed_at >= $2 AND closed_at <= $3",
+                )
+                .bind(name.clone())
+                .bind(since)
+                .bind(query.now)
+                .fetch_one(&self.pool)
+                .await?;
+                Some(GroupHistory {
+                    closed: u32::try_from(closed).unwrap_or(u32::MAX),
+                    successful: u32::try_from(successful).unwrap_or(u32::MAX),
+                })
+            }
+            None => None,
+        };
+        let since = query.now - chrono::Duration::days(SIMILAR_FAILURE_DAYS);
+        let mut sql = QueryBuilder::<Db>::new(
+            "SELECT COUNT(*) FROM changes c WHERE c.close_code = 'unsuccessful' AND c.closed_at >= ",
+        );
+        sql.push_bind(since)
+            .push(" AND c.closed_at <= ")
+            .push_bind(query.now)
+            .push(" AND c.number <> ")
+            .push_bind(query.number.to_string())
+            .push(" AND (c.template = ")
+            .push_bind(query.template.clone());
+        if !query.cis.is_empty() {
+            sql.push(
+                " OR EXISTS (SELECT 1 FROM change_cis x WHERE x.change_id = c.id AND x.ci_name IN (",
+            );
+            let mut names = sql.separated(", ");
+            for ci in &query.cis {
+                names.push_bind(ci.clone());
+            }
+            sql.push("))");
+        }
+        sql.push(")");
+        let failures: i64 = sql.build_query_scalar().fetch_one(&self.pool).await?;
+        Ok(RiskHistory {
+            group,
+            similar_failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        })
+    }
+
+    async fn conflict_candidates(
+        &self,
+        number: ChangeNumber,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<PlannedChange>> {
+        // Short windows: those starting at most LONG_WINDOW_DAYS before
+        // this one (a bounded index range); long ones: their own index.
+        let short_from = start - chrono::Duration::days(LONG_WINDOW_DAYS);
+        let rows: Vec<CandidateRow> = sqlx::query_as(sql!(
+            "SELECT number, state, planned_start, planned_end, doc FROM changes \
+             WHERE {ACTIVE_STATES_SQL} AND planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND number <> $4 \
+             UNION ALL \
+             SELECT number, state, planned_start, planned_end, doc FROM changes \
+             WHERE long_window AND {ACTIVE_STATES_SQL} AND planned_start < $1 AND planned_end > $3 AND number <> $4 \
+             LIMIT $5"
+        ))
+        .bind(short_from)
+        .bind(end)
+        .bind(start)
+        .bind(number.to_string())
+        .bind(MAX_CONFLICT_CANDIDATES)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(number, state, planned_start, planned_end, Json(doc))| {
+                Ok(PlannedChange {
+                    number: parse("changes.number", &number)?,
+                    state: parse("changes.state", &state)?,
+                    affected_cis: doc.affected_cis,
+                    planned_start,
+                    planned_end,
+                })
+            })
+            .collect()
+    }
+
+    async fn submit_assessed(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        expected_version: Option<i64>,
+        assessed: Assessed,
+    ) -> Result<Change> {
+        let mut tx = self.begin_write().await?;
+        lock_conflicts(&mut tx).await?;
+        let (id, before) = load_change(&mut tx, number, true).await?;
+        check_version(expected_version, &before)?;
+        if before.version != assessed.based_on_version {
+            return Err(StoreError::AssessmentOutdated(number.to_string()));
+        }
+        let scored = before.change_type != ChangeType::Standard;
+        if scored != assessed.risk.is_some() {
+            return Err(Refusal::conflict(
+                "risk_not_assessed",
+                format!(
+                    "a {} change is submitted {} a risk assessment",
+                    before.change_type,
+                    if scored { "with" } else { "without" }
+                ),
+            )
+            .into());
+        }
+        let mut transition = decide_in(&mut tx, by, id, &before, Action::Submit).await?;
+        transition.change.risk_assessment = assessed.risk.clone();
+        transition.change.conflicts = assessed.conflicts.clone();
+        let after = persist_transition(&mut tx, by, id, &before, transition).await?;
+        if let Some(risk) = &assessed.risk {
+            insert_assessment(&mut tx, id, AssessmentCause::Submit, risk).await?;
+        }
+        sync_counterparts(
+            &mut tx,
+            by,
+            number,
+            &before.conflicts,
+            &assessed.counterparts,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    async fn record_reassessment(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        assessed: Assessed,
+    ) -> Result<Option<Change>> {
+        let mut tx = self.begin_write().await?;
+        lock_conflicts(&mut tx).await?;
+        let (id, before) = load_change(&mut tx, number, true).await?;
+        if !ChangeState::AWAITING_APPROVAL.contains(&before.state) {
+            return Ok(None);
+        }
+        if before.version != assessed.based_on_version {
+            return Err(StoreError::AssessmentOutdated(number.to_string()));
+        }
+        let Some(risk) = assessed.risk.clone() else {
+            return Ok(None);
+        };
+        let same_risk = before
+            .risk_assessment
+            .as_ref()
+            .is_some_and(|old| old.same_finding(&risk));
+        if same_risk && conflict::same_conflicts(&before.conflicts, &assessed.conflicts) {
+            return Ok(None);
+        }
+        let mut after = before.clone();
+        after.risk_assessment = Some(risk.clone());
+        after.conflicts = assessed.conflicts.clone();
+        after.version = before.version + 1;
+        after.updated_at = by.now;
+        save_change(&mut tx, id, &before, &after).await?;
+        let key = number.to_string();
+        audit(
+            &mut tx,
+            by,
+            ("change", &key),
+            "change.risk_reassessed",
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
+        insert_assessment(&mut tx, id, AssessmentCause::Reassessment, &risk).await?;
+        let old_level = before.risk_assessment.as_ref().map(|r| r.risk_level);
+        if old_level != Some(risk.risk_level) {
+            let note = Notification {
+                event: "change.risk_changed",
+                topic: stackflow_core::lifecycle::TOPIC_CHANGES,
+                recipients: vec![after.requested_by.clone()],
+                data: serde_json::json!({
+                    "number": key,
+                    "title": after.title,
+                    "previous_level": old_level.map(|l| l.as_str()),
+                    "risk_level": risk.risk_level.as_str(),
+                    "automated_score": risk.automated_score,
+                }),
+            };
+            enqueue(&mut tx, by.now, &key, &note).await?;
+        }
+        sync_counterparts(
+            &mut tx,
+            by,
+            number,
+            &before.conflicts,
+            &assessed.counterparts,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(after))
+    }
+
+    async fn risk_assessments(&self, number: ChangeNumber) -> Result<Vec<RiskAssessment>> {
+        let mut tx = self.pool.begin().await?;
+        let (id, _) = load_change(&mut tx, number, false).await?;
+        let rows: Vec<Json<RiskAssessment>> =
+            sqlx::query_scalar("SELECT doc FROM risk_assessments WHERE change_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|Json(r)| r).collect())
+    }
+}

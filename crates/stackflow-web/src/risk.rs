@@ -1,0 +1,271 @@
+//! Risk assessment, the imperative shell: gathers a change's inputs (its
+//! CIs and blast radius from the impact index, the windows and business
+//! calendar, the assignment group's history, the changes planned at the
+//! same time), asks the pure engine (`stackflow_core::risk`) for the score,
+//! and records it.
+//!
+//! A change is assessed when it is submitted, and again while it awaits
+//! approval whenever something it was scored on changes: a CMDB write
+//! (its CIs, their relationships, criticality), a window, or another change
+//! submitted into a conflicting slot. A reassessment that finds the same
+//! is not recorded; one that differs is kept in the change's history.
+
+use crate::AppState;
+use crate::problem::AppError;
+use chrono::{DateTime, Utc};
+use stackflow_core::conflict::{self, Conflict};
+use stackflow_core::risk::{self, RiskInputs};
+use stackflow_core::windows::{self, WindowFit};
+use stackflow_core::{Actor, Change, ChangeNumber, ChangeState, ChangeType, Channel, Role};
+use stackflow_store::{
+    Assessed, Caller, ChangeFilter, PageRequest, PlannedChange, RiskHistoryQuery, StoreError,
+};
+
+/// How often an assessment is retried when the change moved meanwhile.
+const ATTEMPTS: usize = 3;
+
+/// The actor reassessments are attributed to in the audit trail.
+pub fn system_caller(now: DateTime<Utc>) -> Caller {
+    Caller::new(Actor::new("stackflow", Role::Admin), Channel::System, now)
+}
+
+/// Submits a change. Normal and emergency changes are risk-assessed first,
+/// every change is checked for conflicts, and all of it is recorded with
+/// the submission in one transaction; changes it conflicts with that await
+/// approval are then reassessed.
+pub async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    number: ChangeNumber,
+    expected_version: Option<i64>,
+) -> Result<Change, AppError> {
+    for attempt in 1..=ATTEMPTS {
+        let change = state
+            .store
+            .get_change(number)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("change {number} not found")))?;
+        let assessed = assess(state, &change, caller.now).await?;
+        let counterparts: Vec<ChangeNumber> =
+            assessed.counterparts.iter().map(|(n, _)| *n).collect();
+        match state
+            .store
+            .submit_assessed(caller, number, expected_version, assessed)
+            .await
+        {
+            Err(StoreError::AssessmentOutdated(_)) if attempt < ATTEMPTS => continue,
+            Err(e) => return Err(e.into()),
+            Ok(submitted) => {
+                reassess_numbers(state, &counterparts, caller.now).await;
+                return Ok(submitted);
+            }
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// Computes a change's assessment as of now, from the current CMDB,
+/// windows, calendar and history.
+pub async fn assess(
+    state: &AppState,
+    change: &Change,
+    now: DateTime<Utc>,
+) -> Result<Assessed, AppError> {
+    let window = change.planned_start.zip(change.planned_end);
+    let candidates: Vec<PlannedChange> = match window {
+        Some((start, end)) if start < end => {
+            state
+                .store
+                .conflict_candidates(change.number, start, end)
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    let history = state
+        .store
+        .risk_history(&RiskHistoryQuery {
+            number: change.number,
+            assignment_group: change.assignment_group.clone(),
+            template: change.template.clone(),
+            cis: change.affected_cis.clone(),
+            now,
+        })
+        .await?;
+    state.impact.refresh_for_query().await;
+    let view = state
+        .impact
+        .risk_view(
+            change.affected_cis.clone(),
+            candidates.iter().map(|c| c.affected_cis.clone()).collect(),
+        )
+        .await;
+    let cis: Vec<(String, String)> = view
+        .affected
+        .iter()
+        .map(|ci| (ci.name.clone(), ci.class.clone()))
+        .collect();
+    let (fit, blackouts) = placement(state, window, &cis, now).await?;
+
+    let mut found: Vec<Conflict> = blackouts;
+    let mut counterparts = Vec::new();
+    for (candidate, relation) in candidates.iter().zip(&view.relations) {
+        let (Some(relation), Some((start, end))) = (relation, window) else {
+            continue;
+        };
+        let Some(overlap) = conflict::overlap(
+            (start, end),
+            (candidate.planned_start, candidate.planned_end),
+        ) else {
+            continue;
+        };
+        let (ours, theirs) =
+            conflict::change_conflict(change.number, candidate.number, relation, overlap, now);
+        found.push(ours);
+        counterparts.push((candidate.number, theirs));
+    }
+    let conflicts = conflict::keep_first_detection(&change.conflicts, found);
+
+    let most_critical_affected = view
+        .affected
+        .iter()
+        .fold(None, |best: Option<&risk::CiFacts>, ci| match best {
+            Some(b) if b.criticality >= ci.criticality => Some(b),
+            _ => Some(ci),
+        })
+        .cloned();
+    let inputs = RiskInputs {
+        change_type: change.change_type,
+        most_critical_affected,
+        most_critical_dependent: view.most_critical_dependent,
+        blast_radius_cis: view.blast_radius_cis,
+        window: fit,
+        group_history: history.group,
+        similar_change_failures: history.similar_failures,
+        conflicts: u32::try_from(conflicts.len()).unwrap_or(u32::MAX),
+    };
+    // A standard change is pre-approved by its template: not scored, but
+    // its window still conflicts like any other.
+    let scored = change.change_type != ChangeType::Standard;
+    Ok(Assessed {
+        based_on_version: change.version,
+        risk: scored.then(|| risk::assess(&inputs, &state.risk_policy, now)),
+        conflicts,
+        counterparts,
+    })
+}
+
+/// Where the planned window falls (maintenance, business hours, blackout…)
+/// and the blackout windows it runs into, as conflicts.
+async fn placement(
+    state: &AppState,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    cis: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<(WindowFit, Vec<Conflict>), AppError> {
+    let Some((start, end)) = window else {
+        return Ok((WindowFit::Unplanned, Vec::new()));
+    };
+    let calendar = state.store.get_calendar().await?;
+    let defined = state.store.list_windows().await?;
+    let fit = windows::classify_window(&defined, &calendar, Some(start), Some(end), cis);
+    let blackouts = windows::blackouts_overlapping(&defined, start, end, cis)
+        .into_iter()
+        .filter_map(|(window, occurrence)| {
+            conflict::overlap((start, end), (occurrence.start, occurrence.end))
+                .map(|overlap| conflict::blackout_conflict(window.id, &window.name, overlap, now))
+        })
+        .collect();
+    Ok((fit, blackouts))
+}
+
+/// Reassesses every change awaiting approval; returns how many assessments
+/// changed. Called after CMDB and window writes.
+pub async fn reassess_awaiting_approval(state: &AppState) -> Result<usize, AppError> {
+    let mut changed = 0;
+    for waiting in ChangeState::AWAITING_APPROVAL {
+        let filter = ChangeFilter {
+            state: Some(waiting),
+            ..ChangeFilter::default()
+        };
+        let mut page = PageRequest {
+            limit: 500,
+            after: None,
+        };
+        loop {
+            let found = state.store.list_changes(&filter, page).await?;
+            for change in found.items {
+                if reassess(state, change, state.clock.now()).await? {
+                    changed += 1;
+                }
+            }
+            match found.next_cursor {
+                Some(after) => page.after = Some(after),
+                None => break,
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// [`reassess_awaiting_approval`], logging instead of failing: the write
+/// that triggered it has already succeeded.
+pub async fn reassess_awaiting_approval_or_log(state: &AppState) {
+    if let Err(e) = reassess_awaiting_approval(state).await {
+        tracing::error!(error = ?e, "reassessing changes awaiting approval failed");
+    }
+}
+
+/// After `change` stopped being active (withdrawn, rejected, implemented),
+/// reassesses the changes it conflicted with that await approval: their
+/// conflicts were cleared, so their scores drop.
+pub async fn after_leaving_active(state: &AppState, before: &Change, after: &Change) {
+    if !conflict::is_active(before.state) || conflict::is_active(after.state) {
+        return;
+    }
+    let others: Vec<ChangeNumber> = before.conflicts.iter().filter_map(|c| c.change).collect();
+    reassess_numbers(state, &others, state.clock.now()).await;
+}
+
+/// Reassesses the named changes that await approval, logging failures.
+async fn reassess_numbers(state: &AppState, numbers: &[ChangeNumber], now: DateTime<Utc>) {
+    for &number in numbers {
+        let outcome = match state.store.get_change(number).await {
+            Ok(Some(change)) if ChangeState::AWAITING_APPROVAL.contains(&change.state) => {
+                reassess(state, change, now).await.map(|_| ())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = ?e, %number, "reassessing a conflicting change failed");
+        }
+    }
+}
+
+/// Reassesses one change awaiting approval; `true` if a new assessment was
+/// recorded.
+async fn reassess(
+    state: &AppState,
+    mut change: Change,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let caller = system_caller(now);
+    for attempt in 1..=ATTEMPTS {
+        let assessed = assess(state, &change, now).await?;
+        match state
+            .store
+            .record_reassessment(&caller, change.number, assessed)
+            .await
+        {
+            Ok(recorded) => return Ok(recorded.is_some()),
+            Err(StoreError::AssessmentOutdated(_)) if attempt < ATTEMPTS => {
+                match state.store.get_change(change.number).await? {
+                    Some(current) => change = current,
+                    None => return Ok(false),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,521 @@
+//! Risk assessment and schedule conflicts through the API: the score on
+//! submission, the history it reads, reassessment when the CMDB under a
+//! change moves, and conflicts flagged on both changes and cleared again.
+
+use crate::fixtures::*;
+use crate::support::*;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+async fn risk(app: &TestApp, number: &str) -> Value {
+    app.get(&format!("/api/changes/{number}/risk"), "vic")
+        .await
+        .expect(StatusCode::OK)
+}
+
+fn contributions_total(assessment: &Value) -> u64 {
+    assessment["contributions"]
+        .as_object()
+        .expect("contributions")
+        .values()
+        .map(|v| v.as_u64().expect("points"))
+        .sum()
+}
+
+fn actions(trail: &[Value]) -> Vec<&str> {
+    trail
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect()
+}
+
+/// A normal change by alice for the dba group on `cis`, in `[start, end)`.
+fn draft_on(cis: &[&str], start: &str, end: &str) -> Value {
+    with(
+        normal_draft(),
+        json!({"affected_cis": cis, "planned_start": start, "planned_end": end}),
+    )
+}
+
+/// Drives a normal change on orders-db-prod to `closed` with `close_code`.
+async fn closed_change(app: &TestApp, close_code: &str) -> String {
+    let number = app.normal_in_authorize().await;
+    for voter in ["bob", "carol", "dave"] {
+        app.approve(&number, voter).await;
+    }
+    app.step(&number, "implement", "ivan").await;
+    app.step(&number, "complete", "ivan").await;
+    let closed = app.review(&number, "alice", close_code).await;
+    assert_eq!(closed["state"], "closed");
+    number
+}
+
+backend_test!(
+    submission_scores_the_change_in_the_seed_shape,
+    |app| async move {
+        let number = app.create("alice", normal_draft()).await;
+        assert!(app.change(&number).await["risk_assessment"].is_null());
+        let submitted = app.submit(&number, "alice").await;
+        let assessment = &submitted["risk_assessment"];
+        for key in ["automated_score", "risk_level", "factors", "recommendation"] {
+            assert!(!assessment[key].is_null(), "missing {key}: {assessment}");
+        }
+        let factors = &assessment["factors"];
+        assert_eq!(
+            factors["affected_ci_criticality"],
+            "Critical (orders-db-prod, database)"
+        );
+        // orders-app uses orders-db-prod.
+        assert_eq!(factors["blast_radius_cis"], 1);
+        // Tuesday 22:00–23:30 UTC, office hours 09:00–17:00 UTC.
+        assert_eq!(factors["change_window"], "Outside business hours");
+        assert_eq!(
+            factors["group_success_rate"],
+            "No closed changes (last 30 days)"
+        );
+        assert_eq!(factors["similar_change_failures"], 0);
+        assert_eq!(factors["conflicts"], 0);
+        let score = assessment["automated_score"].as_u64().expect("score");
+        assert_eq!(contributions_total(assessment), score);
+        assert_eq!(assessment["contributions"]["affected_ci_criticality"], 25);
+        assert_eq!(assessment["contributions"]["change_window"], 8);
+        let level = match score {
+            0..=29 => "Low",
+            30..=59 => "Moderate",
+            60..=84 => "High",
+            _ => "Critical",
+        };
+        assert_eq!(assessment["risk_level"], level);
+        assert!(
+            assessment["recommendation"]
+                .as_str()
+                .expect("recommendation")
+                .contains("Schedule during maintenance window.")
+        );
+        assert_eq!(time_of(&assessment["assessed_at"]), app.now());
+
+        let read = risk(&app, &number).await;
+        assert_eq!(&read["risk_assessment"], assessment);
+        assert_eq!(read["history"].as_array().expect("history").len(), 1);
+        assert_eq!(&read["history"][0], assessment);
+    }
+);
+
+backend_test!(a_refused_submission_assesses_nothing, |app| async move {
+    let number = app
+        .create("alice", with(normal_draft(), json!({"backout_plan": null})))
+        .await;
+    let before = app.snapshot(&number).await;
+    app.try_step(&number, "submit", "alice")
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    app.assert_unchanged(&number, &before).await;
+    let read = risk(&app, &number).await;
+    assert!(read["risk_assessment"].is_null());
+    assert_eq!(read["history"], json!([]));
+    // Someone else may not submit it either, and nothing is recorded.
+    app.try_step(&number, "submit", "bob")
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    assert_eq!(risk(&app, &number).await["history"], json!([]));
+});
+
+backend_test!(
+    the_groups_record_and_similar_failures_count,
+    |app| async move {
+        closed_change(&app, "successful").await;
+        closed_change(&app, "unsuccessful").await;
+        let number = app.create("alice", normal_draft()).await;
+        let assessment = app.submit(&number, "alice").await["risk_assessment"].clone();
+        assert_eq!(
+            assessment["factors"]["group_success_rate"],
+            "50% (last 30 days)"
+        );
+        assert_eq!(assessment["factors"]["similar_change_failures"], 1);
+        assert_eq!(assessment["contributions"]["group_success_rate"], 10);
+        assert_eq!(assessment["contributions"]["similar_change_failures"], 5);
+        assert!(
+            assessment["recommendation"]
+                .as_str()
+                .expect("recommendation")
+                .contains("peer reviewed")
+        );
+
+        // 91 days on, neither the group's record nor the failure counts.
+        app.clock.advance(chrono::Duration::days(91));
+        let later = app
+            .create(
+                "alice",
+                draft_on(
+                    &["orders-db-prod"],
+                    "2027-03-02T22:00:00Z",
+                    "2027-03-02T23:00:00Z",
+                ),
+            )
+            .await;
+        let assessment = app.submit(&later, "alice").await["risk_assessment"].clone();
+        assert_eq!(
+            assessment["factors"]["group_success_rate"],
+            "No closed changes (last 30 days)"
+        );
+        assert_eq!(assessment["factors"]["similar_change_failures"], 0);
+    }
+);
+
+backend_test!(an_emergency_adds_its_weight, |app| async move {
+    let normal = app.create("alice", normal_draft()).await;
+    let emergency = app
+        .create(
+            "alice",
+            with(
+                emergency_draft(),
+                json!({"planned_start": "2026-12-08T22:00:00Z", "planned_end": "2026-12-08T23:30:00Z"}),
+            ),
+        )
+        .await;
+    let a = app.submit(&normal, "alice").await["risk_assessment"].clone();
+    let b = app.submit(&emergency, "alice").await["risk_assessment"].clone();
+    assert_eq!(a["contributions"]["change_type"], 0);
+    assert_eq!(b["contributions"]["change_type"], 10);
+    assert_eq!(b["factors"]["change_type"], "Emergency");
+    assert_eq!(
+        b["automated_score"].as_u64().expect("score"),
+        a["automated_score"].as_u64().expect("score") + 10
+    );
+});
+
+backend_test!(
+    overlapping_changes_on_related_cis_conflict_on_both,
+    |app| async move {
+        let first = app.create("alice", normal_draft()).await;
+        app.submit(&first, "alice").await;
+        // orders-app depends on orders-db-prod; the windows overlap by an hour.
+        let second = app
+            .create(
+                "alice",
+                draft_on(
+                    &["orders-app"],
+                    "2026-12-01T22:30:00Z",
+                    "2026-12-02T01:00:00Z",
+                ),
+            )
+            .await;
+        let submitted = app.submit(&second, "alice").await;
+        let conflicts = submitted["conflicts"].as_array().expect("conflicts");
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert_eq!(conflicts[0]["type"], "change");
+        assert_eq!(conflicts[0]["change"], first.as_str());
+        assert_eq!(conflicts[0]["ci"], "orders-app");
+        assert_eq!(
+            time_of(&conflicts[0]["overlap_start"]),
+            at("2026-12-01T22:30:00Z")
+        );
+        assert_eq!(
+            time_of(&conflicts[0]["overlap_end"]),
+            at("2026-12-01T23:30:00Z")
+        );
+        assert!(
+            conflicts[0]["reason"]
+                .as_str()
+                .expect("reason")
+                .contains("depends on"),
+            "{conflicts:?}"
+        );
+        assert_eq!(submitted["risk_assessment"]["factors"]["conflicts"], 1);
+
+        // Flagged on the first change too, which is reassessed with it.
+        let earlier = app.change(&first).await;
+        let theirs = earlier["conflicts"].as_array().expect("conflicts");
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(theirs[0]["change"], second.as_str());
+        assert_eq!(earlier["risk_assessment"]["factors"]["conflicts"], 1);
+        assert_eq!(
+            risk(&app, &first).await["history"]
+                .as_array()
+                .expect("history")
+                .len(),
+            2
+        );
+        let trail = app.audit(&first).await;
+        let done = actions(&trail);
+        assert!(done.contains(&"change.conflict_flagged"), "{done:?}");
+        assert!(done.contains(&"change.risk_reassessed"), "{done:?}");
+
+        // A change on the same CI at another time does not conflict.
+        let apart = app
+            .create(
+                "alice",
+                draft_on(
+                    &["orders-db-prod"],
+                    "2026-12-03T22:00:00Z",
+                    "2026-12-03T23:00:00Z",
+                ),
+            )
+            .await;
+        assert_eq!(app.submit(&apart, "alice").await["conflicts"], json!([]));
+
+        // Withdrawing the second change clears the record on the first, and
+        // the first is scored without it again.
+        app.try_act(
+            &second,
+            "cancel",
+            "alice",
+            json!({"reason": "moved to January"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+        let cleared = app.change(&first).await;
+        assert_eq!(cleared["conflicts"], json!([]));
+        assert_eq!(cleared["risk_assessment"]["factors"]["conflicts"], 0);
+        let trail = app.audit(&first).await;
+        assert!(actions(&trail).contains(&"change.conflict_cleared"));
+    }
+);
+
+backend_test!(the_same_ci_at_the_same_time_conflicts, |app| async move {
+    let first = app.create("alice", normal_draft()).await;
+    app.submit(&first, "alice").await;
+    let second = app.create("alice", normal_draft()).await;
+    let submitted = app.submit(&second, "alice").await;
+    let conflicts = &submitted["conflicts"];
+    assert_eq!(conflicts[0]["ci"], "orders-db-prod");
+    assert_eq!(conflicts[0]["change"], first.as_str());
+    assert!(
+        conflicts[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("also changes orders-db-prod")
+    );
+    // A standard change is pre-approved and not scored, but its window
+    // conflicts like any other.
+    let standard = app.scheduled_standard().await;
+    let routine = app.change(&standard).await;
+    assert!(routine["risk_assessment"].is_null());
+    let mut found: Vec<&str> = routine["conflicts"]
+        .as_array()
+        .expect("conflicts")
+        .iter()
+        .map(|c| c["change"].as_str().expect("change"))
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, vec![first.as_str(), second.as_str()]);
+    assert_eq!(
+        app.change(&first).await["conflicts"]
+            .as_array()
+            .expect("conflicts")
+            .len(),
+        2
+    );
+
+    // A rejection sends the second back to `new`: it stops conflicting.
+    app.reject(&second, "ivan").await;
+    let first_now = app.change(&first).await;
+    let remaining = first_now["conflicts"].as_array().expect("conflicts");
+    assert_eq!(remaining.len(), 1);
+    assert_eq!(remaining[0]["change"], standard.as_str());
+    assert_eq!(first_now["risk_assessment"]["factors"]["conflicts"], 1);
+    assert_eq!(app.change(&second).await["conflicts"], json!([]));
+});
+
+backend_test!(
+    a_cmdb_change_under_a_waiting_change_reassesses_it,
+    |app| async move {
+        let waiting = app.create("alice", normal_draft()).await;
+        app.submit(&waiting, "alice").await;
+        let standard = with(
+            standard_draft(),
+            json!({"planned_start": "2026-12-05T22:00:00Z", "planned_end": "2026-12-05T23:00:00Z"}),
+        );
+        let scheduled = app.create("alice", standard).await;
+        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        let before = risk(&app, &waiting).await["risk_assessment"].clone();
+        assert_eq!(before["factors"]["blast_radius_cis"], 1);
+
+        app.post(
+            "/api/cis",
+            "admin",
+            json!({"name": "checkout", "class": "business_service", "criticality": "critical"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        // Nothing depends on it yet: nothing to reassess.
+        assert_eq!(
+            risk(&app, &waiting).await["history"]
+                .as_array()
+                .expect("history")
+                .len(),
+            1
+        );
+        app.clock.advance(chrono::Duration::minutes(5));
+        app.post(
+            "/api/relationships",
+            "admin",
+            json!({"from": "checkout", "to": "orders-app", "type": "depends_on"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+
+        let read = risk(&app, &waiting).await;
+        let after = &read["risk_assessment"];
+        assert_eq!(after["factors"]["blast_radius_cis"], 2);
+        assert_eq!(
+            after["factors"]["affected_ci_criticality"],
+            "Critical (orders-db-prod, database)"
+        );
+        // One more dependent: ln 3 / ln 1001 of 15 points still rounds to 2.
+        assert_eq!(after["contributions"]["blast_radius_cis"], 2);
+        assert_eq!(contributions_total(after), contributions_total(&before));
+        assert_eq!(time_of(&after["assessed_at"]), app.now());
+        assert_eq!(read["history"].as_array().expect("history").len(), 2);
+        let trail = app.audit(&waiting).await;
+        let last = trail.last().expect("an event");
+        assert_eq!(last["action"], "change.risk_reassessed");
+        assert_eq!(last["actor"], "stackflow");
+        assert_eq!(last["channel"], "system");
+
+        // A standard change is not risk-scored and not reassessed.
+        assert!(app.change(&scheduled).await["risk_assessment"].is_null());
+        assert_eq!(risk(&app, &scheduled).await["history"], json!([]));
+    }
+);
+
+/// Creates a window as the change manager, asserting 201.
+async fn add_window(app: &TestApp, window: Value) -> Value {
+    app.post("/api/windows", "max", window)
+        .await
+        .expect(StatusCode::CREATED)
+}
+
+backend_test!(
+    a_maintenance_window_takes_the_window_risk_away,
+    |app| async move {
+        // Weekly on Tuesdays 21:00–01:00 UTC, for databases only.
+        add_window(
+            &app,
+            json!({"name": "Tuesday night", "kind": "maintenance",
+               "start": "2026-11-24T21:00:00Z", "end": "2026-11-25T01:00:00Z",
+               "recurrence": "FREQ=WEEKLY;BYDAY=TU", "time_zone": "UTC",
+               "scope": {"cis": [], "classes": ["database"]}}),
+        )
+        .await;
+        let inside = app.create("alice", normal_draft()).await;
+        let assessment = app.submit(&inside, "alice").await["risk_assessment"].clone();
+        assert_eq!(
+            assessment["factors"]["change_window"],
+            "Maintenance window (Tuesday night)"
+        );
+        assert_eq!(assessment["contributions"]["change_window"], 0);
+        assert!(
+            !assessment["recommendation"]
+                .as_str()
+                .expect("recommendation")
+                .contains("Schedule during maintenance window.")
+        );
+        // orders-app is an application: the window does not cover it.
+        let uncovered = app
+            .create(
+                "alice",
+                draft_on(
+                    &["orders-db-prod", "orders-app"],
+                    "2026-12-08T22:00:00Z",
+                    "2026-12-08T23:00:00Z",
+                ),
+            )
+            .await;
+        let assessment = app.submit(&uncovered, "alice").await["risk_assessment"].clone();
+        assert_eq!(
+            assessment["factors"]["change_window"],
+            "Outside business hours"
+        );
+        // In business hours on a Wednesday.
+        let daytime = app
+            .create(
+                "alice",
+                draft_on(
+                    &["orders-db-prod"],
+                    "2026-12-09T10:00:00Z",
+                    "2026-12-09T11:00:00Z",
+                ),
+            )
+            .await;
+        let assessment = app.submit(&daytime, "alice").await["risk_assessment"].clone();
+        assert!(
+            assessment["factors"]["change_window"]
+                .as_str()
+                .expect("window")
+                .starts_with("Business hours")
+        );
+        assert_eq!(assessment["contributions"]["change_window"], 15);
+    }
+);
+
+backend_test!(
+    a_blackout_conflicts_and_reassesses_waiting_changes,
+    |app| async move {
+        let waiting = app.create("alice", normal_draft()).await;
+        let before = app.submit(&waiting, "alice").await["risk_assessment"].clone();
+        assert_eq!(before["factors"]["change_window"], "Outside business hours");
+
+        app.clock.advance(chrono::Duration::minutes(1));
+        let freeze = add_window(
+            &app,
+            json!({"name": "December freeze", "kind": "blackout",
+               "start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z",
+               "time_zone": "UTC"}),
+        )
+        .await;
+        let change = app.change(&waiting).await;
+        let assessment = &change["risk_assessment"];
+        assert_eq!(
+            assessment["factors"]["change_window"],
+            "Blackout window (December freeze)"
+        );
+        assert_eq!(assessment["contributions"]["change_window"], 20);
+        assert_eq!(assessment["factors"]["conflicts"], 1);
+        assert!(
+            assessment["recommendation"]
+                .as_str()
+                .expect("recommendation")
+                .contains("Move the change out of the blackout window (December freeze).")
+        );
+        assert_eq!(
+            assessment["automated_score"].as_u64().expect("score"),
+            before["automated_score"].as_u64().expect("score") + 12 + 5
+        );
+        let conflicts = change["conflicts"].as_array().expect("conflicts");
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0]["type"], "blackout");
+        assert_eq!(conflicts[0]["window"], "December freeze");
+        assert_eq!(conflicts[0]["window_id"], freeze["id"]);
+        assert_eq!(time_of(&conflicts[0]["overlap_start"]), at(PLANNED_START));
+        assert_eq!(time_of(&conflicts[0]["overlap_end"]), at(PLANNED_END));
+        assert_eq!(
+            risk(&app, &waiting).await["history"]
+                .as_array()
+                .expect("history")
+                .len(),
+            2
+        );
+
+        // Lifting the freeze puts it back as it was.
+        let path = format!("/api/windows/{}", freeze["id"]);
+        app.call(axum::http::Method::DELETE, &path)
+            .by("max")
+            .send()
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        let lifted = app.change(&waiting).await;
+        assert_eq!(lifted["conflicts"], json!([]));
+        assert_eq!(
+            lifted["risk_assessment"]["automated_score"],
+            before["automated_score"]
+        );
+        assert_eq!(
+            risk(&app, &waiting).await["history"]
+                .as_array()
+                .expect("history")
+                .len(),
+            3
+        );
+    }
+);
