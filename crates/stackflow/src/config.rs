@@ -4,6 +4,8 @@
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use stackflow_core::Refusal;
+use stackflow_core::risk::RiskPolicy;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -19,6 +21,9 @@ pub struct Config {
     pub database_url: String,
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
+    /// Risk weights and thresholds: the `[risk]` section of the file
+    /// (see `docs/risk.md`).
+    pub risk: RiskPolicy,
 }
 
 /// The TOML file's shape; every key optional.
@@ -27,6 +32,8 @@ pub struct Config {
 struct FileConfig {
     database_url: Option<String>,
     listen: Option<String>,
+    #[serde(default)]
+    risk: RiskPolicy,
 }
 
 /// Values given as flags (highest precedence).
@@ -76,9 +83,18 @@ impl Config {
         {
             bail!("database URL must start with sqlite:// or postgres://");
         }
+        let risk = from_file.risk;
+        if let Err(Refusal::Invalid(errors)) = risk.validate() {
+            let problems: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            bail!("invalid [risk] settings: {}", problems.join("; "));
+        }
         Ok(Config {
             database_url,
             listen,
+            risk,
         })
     }
 }
@@ -117,6 +133,36 @@ mod tests {
         );
         let defaults = Config::load(None, &no_env, &Overrides::default()).unwrap();
         assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_risk_section_tunes_scoring_and_is_validated() {
+        let dir = std::env::temp_dir().join(format!("stackflow-risk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("stackflow.toml");
+        let no_env = |_: &str| None;
+        std::fs::write(
+            &file,
+            "[risk.weights]\nchange_type = 5\nconflicts = 15\n\n[risk.thresholds]\nhigh = 55\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &no_env, &Overrides::default()).unwrap();
+        assert_eq!(config.risk.weights.change_type, 5);
+        assert_eq!(config.risk.weights.conflicts, 15);
+        assert_eq!(
+            config.risk.weights.change_window, 20,
+            "unset keys keep defaults"
+        );
+        assert_eq!(config.risk.thresholds.high, 55);
+        assert_eq!(config.risk.thresholds.moderate, 30);
+        std::fs::write(&file, "[risk.weights]\nchange_type = 30\n").unwrap();
+        let error = Config::load(Some(&file), &no_env, &Overrides::default()).unwrap_err();
+        assert!(format!("{error:#}").contains("risk.weights"), "{error:#}");
+        std::fs::write(&file, "[risk.weights]\nluck = 3\n").unwrap();
+        assert!(Config::load(Some(&file), &no_env, &Overrides::default()).is_err());
+        let defaults = Config::load(None, &no_env, &Overrides::default()).unwrap();
+        assert_eq!(defaults.risk, RiskPolicy::default());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -179,8 +179,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     let tokens = seed(&store, Utc::now())
         .await
         .context("seeding the demo organisation")?;
-    let listen = config.listen;
-    serve::serve(store, listen, move |bound| print_welcome(bound, &tokens)).await
+    serve::serve(store, config, move |bound| print_welcome(bound, &tokens)).await
 }
 
 /// Whether the demo seeded this database: its `admin` was created by the

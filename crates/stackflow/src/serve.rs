@@ -1,5 +1,6 @@
 //! `stackflow serve`: migrate, then serve HTTP until SIGINT or SIGTERM.
 
+use crate::config::Config;
 use anyhow::Context;
 use stackflow_store::Store;
 use stackflow_web::{AppState, clock::SystemClock, router};
@@ -36,12 +37,14 @@ async fn prune_cmdb_log(store: Arc<dyn Store>) {
 /// in-flight requests.
 pub async fn serve(
     store: Arc<dyn Store>,
-    listen: SocketAddr,
+    config: &Config,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    let listen = config.listen;
     let state = AppState::build(store.clone(), Arc::new(SystemClock))
         .await
-        .context("building the impact index")?;
+        .context("building the impact index")?
+        .with_risk_policy(config.risk);
     // Another instance's CMDB writes reach this one's index within one poll.
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     let _pruner = tokio::spawn(prune_cmdb_log(store.clone()));

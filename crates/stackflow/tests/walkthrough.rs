@@ -111,6 +111,7 @@ fn the_readme_walkthrough_runs_as_written_against_the_demo() {
     for expected in [
         "created CHG0000007",
         "\"state\":\"assess\"",
+        "\"automated_score\":",
         "\"state\":\"authorize\"",
         "\"status\":\"approved\",\"round\":1",
         "\"state\":\"review\"",
