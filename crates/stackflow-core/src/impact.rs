@@ -52,6 +52,22 @@ pub enum CmdbChange {
     Reload,
 }
 
+impl CmdbChange {
+    /// The CI whose dependents' blast radius may look different after this
+    /// change: the CI itself, or the dependency end of a relationship (a
+    /// change whose CIs or blast radius include it may score differently).
+    /// `None` for a reload, after which anything may have changed.
+    pub fn touched(&self) -> Option<&str> {
+        match self {
+            CmdbChange::Ci { name, .. } | CmdbChange::CiDeleted { name } => Some(name),
+            CmdbChange::Relationship { to, .. } | CmdbChange::RelationshipDeleted { to, .. } => {
+                Some(to)
+            }
+            CmdbChange::Reload => None,
+        }
+    }
+}
+
 /// Why a change could not be applied: the index has drifted from the
 /// database and must be rebuilt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -62,3 +62,23 @@ proptest! {
         prop_assert_eq!(paged, expected);
     }
 }
+
+#[test]
+fn a_cmdb_change_names_the_ci_whose_dependents_it_may_affect() {
+    use stackflow_core::impact::CmdbChange;
+    let rel = CmdbChange::Relationship {
+        from: "app".into(),
+        to: "db".into(),
+    };
+    assert_eq!(rel.touched(), Some("db"));
+    let gone = CmdbChange::RelationshipDeleted {
+        from: "app".into(),
+        to: "db".into(),
+    };
+    assert_eq!(gone.touched(), Some("db"));
+    assert_eq!(
+        CmdbChange::CiDeleted { name: "vm".into() }.touched(),
+        Some("vm")
+    );
+    assert_eq!(CmdbChange::Reload.touched(), None);
+}

@@ -242,6 +242,9 @@ pub trait RiskStore: Send + Sync {
         number: ChangeNumber,
         assessed: Assessed,
     ) -> Result<Option<Change>>;
+    /// Every change awaiting approval (`assess`, `authorize`) with its
+    /// affected CIs, oldest first: what a CMDB write may need to reassess.
+    async fn awaiting_approval_cis(&self) -> Result<Vec<(ChangeNumber, Vec<String>)>>;
     /// Every assessment of a change, oldest first.
     async fn risk_assessments(&self, number: ChangeNumber) -> Result<Vec<RiskAssessment>>;
 }

@@ -55,6 +55,25 @@ pub struct ImpactIndex {
     rebuilding: AtomicBool,
     /// Scratch space for walks, reused across queries.
     walkers: Mutex<Vec<Walker>>,
+    /// CIs changed since risk reassessment last looked (see [`Touched`]).
+    touched: Mutex<Touched>,
+}
+
+/// The CIs that CMDB changes applied to the index touched, so that risk
+/// reassessment can find the changes awaiting approval they affect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// Each CI changed, or the dependency end of each relationship changed.
+    pub names: std::collections::HashSet<String>,
+    /// The index was rebuilt: anything may have changed.
+    pub everything: bool,
+}
+
+impl Touched {
+    /// Nothing was touched.
+    pub fn is_empty(&self) -> bool {
+        !self.everything && self.names.is_empty()
+    }
 }
 
 impl ImpactIndex {
@@ -76,6 +95,7 @@ impl ImpactIndex {
             catching_up: tokio::sync::Mutex::new(()),
             rebuilding: AtomicBool::new(false),
             walkers: Mutex::new(Vec::new()),
+            touched: Mutex::new(Touched::default()),
         }))
     }
 
@@ -104,8 +124,23 @@ impl ImpactIndex {
                     .try_for_each(|(_, change)| index.apply(change))
             };
             match applied {
-                Ok(()) => self.set_seq(last),
+                Ok(()) => {
+                    self.set_seq(last);
+                    let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+                    for (_, change) in &entries {
+                        match change.touched() {
+                            Some(name) => {
+                                touched.names.insert(name.to_owned());
+                            }
+                            None => touched.everything = true,
+                        }
+                    }
+                }
                 Err(reason) => {
+                    self.touched
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .everything = true;
                     tracing::info!(%reason, "rebuilding the impact index");
                     self.rebuilding.store(true, Ordering::Release);
                     let fresh = snapshot(self.store.as_ref()).await;
@@ -254,6 +289,40 @@ pub struct RiskView {
 }
 
 impl ImpactIndex {
+    /// Takes the CIs touched since the last call.
+    pub fn take_touched(&self) -> Touched {
+        std::mem::take(&mut *self.touched.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Which of `changes` (each with its CIs) name a touched CI or have one
+    /// in their blast radius: the ones a CMDB change may score differently.
+    pub async fn affected_by<K: Send + 'static>(
+        self: &Arc<Self>,
+        changes: Vec<(K, Vec<String>)>,
+        touched: std::collections::HashSet<String>,
+    ) -> Vec<K> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            this.with_walker(|index, walker| {
+                let nodes: Vec<Node> = touched.iter().filter_map(|n| index.node(n)).collect();
+                changes
+                    .into_iter()
+                    .filter(|(_, cis)| {
+                        if cis.iter().any(|ci| touched.contains(ci)) {
+                            return true;
+                        }
+                        let roots: Vec<Node> = cis.iter().filter_map(|n| index.node(n)).collect();
+                        index.blast_radius(walker, &roots, None);
+                        nodes.iter().any(|&n| walker.visited(n))
+                    })
+                    .map(|(key, _)| key)
+                    .collect()
+            })
+        })
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
     /// The [`RiskView`] of a change's CIs against candidate changes' CIs,
     /// off the async workers (a walk may visit most of the CMDB).
     pub async fn risk_view(

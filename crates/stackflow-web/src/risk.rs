@@ -208,11 +208,35 @@ pub async fn reassess_awaiting_approval(state: &AppState) -> Result<usize, AppEr
 }
 
 /// [`reassess_awaiting_approval`], logging instead of failing: the write
-/// that triggered it has already succeeded.
+/// that triggered it (a window, the calendar) has already succeeded.
 pub async fn reassess_awaiting_approval_or_log(state: &AppState) {
     if let Err(e) = reassess_awaiting_approval(state).await {
         tracing::error!(error = ?e, "reassessing changes awaiting approval failed");
     }
+}
+
+/// After CMDB changes reached the impact index (from this instance's
+/// writes, or another's through the follower): reassesses the changes
+/// awaiting approval that name a touched CI or have one in their blast
+/// radius. After a rebuild (a bulk import), every one of them. Logs
+/// instead of failing: the CMDB write has already succeeded.
+pub async fn reassess_after_cmdb_change(state: &AppState) {
+    let touched = state.impact.take_touched();
+    if touched.is_empty() {
+        return;
+    }
+    if touched.everything {
+        return reassess_awaiting_approval_or_log(state).await;
+    }
+    let waiting = match state.store.awaiting_approval_cis().await {
+        Ok(waiting) => waiting,
+        Err(e) => {
+            tracing::error!(error = ?e, "listing changes awaiting approval failed");
+            return;
+        }
+    };
+    let affected = state.impact.affected_by(waiting, touched.names).await;
+    reassess_numbers(state, &affected, state.clock.now()).await;
 }
 
 /// After `change` stopped being active (withdrawn, rejected, implemented),

@@ -33,6 +33,23 @@ async fn prune_cmdb_log(store: Arc<dyn Store>) {
     }
 }
 
+/// How often CMDB changes that reached this instance's index from other
+/// instances are checked against the changes awaiting approval.
+const REASSESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Another instance's CMDB writes reach this index through the follower;
+/// that instance reassesses the affected changes itself, and this loop is
+/// the safety net if it stopped before it could (a reassessment that finds
+/// the same records nothing).
+async fn reassess_after_other_instances(state: AppState) {
+    let mut ticker = tokio::time::interval(REASSESS_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        stackflow_web::risk::reassess_after_cmdb_change(&state).await;
+    }
+}
+
 /// Serves the API on `listen` until a shutdown signal, then drains
 /// in-flight requests.
 pub async fn serve(
@@ -48,6 +65,7 @@ pub async fn serve(
     // Another instance's CMDB writes reach this one's index within one poll.
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     let _pruner = tokio::spawn(prune_cmdb_log(store.clone()));
+    let _reassessor = tokio::spawn(reassess_after_other_instances(state.clone()));
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

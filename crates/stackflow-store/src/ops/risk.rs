@@ -336,6 +336,27 @@ impl RiskStore for Repo {
         Ok(Some(after))
     }
 
+    async fn awaiting_approval_cis(&self) -> Result<Vec<(ChangeNumber, Vec<String>)>> {
+        let [first, second] = ChangeState::AWAITING_APPROVAL;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT c.number, x.ci_name FROM changes c JOIN change_cis x ON x.change_id = c.id \
+             WHERE c.state IN ($1, $2) ORDER BY c.id, x.ci_name",
+        )
+        .bind(first.as_str())
+        .bind(second.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut changes: Vec<(ChangeNumber, Vec<String>)> = Vec::new();
+        for (number, ci) in rows {
+            let number: ChangeNumber = parse("changes.number", &number)?;
+            match changes.last_mut() {
+                Some((last, cis)) if *last == number => cis.push(ci),
+                _ => changes.push((number, vec![ci])),
+            }
+        }
+        Ok(changes)
+    }
+
     async fn risk_assessments(&self, number: ChangeNumber) -> Result<Vec<RiskAssessment>> {
         let mut tx = self.pool.begin().await?;
         let (id, _) = load_change(&mut tx, number, false).await?;

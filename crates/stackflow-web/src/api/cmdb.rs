@@ -74,7 +74,7 @@ async fn delete_ci(
 ) -> ApiResult<StatusCode> {
     state.store.delete_ci(&caller, &name).await?;
     state.impact.catch_up_or_log().await;
-    crate::risk::reassess_awaiting_approval_or_log(&state).await;
+    crate::risk::reassess_after_cmdb_change(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -92,7 +92,7 @@ async fn delete_relationship(
         .map_err(|_| AppError::not_found(format!("no relationship `{id}`")))?;
     state.store.delete_relationship(&caller, id).await?;
     state.impact.catch_up_or_log().await;
-    crate::risk::reassess_awaiting_approval_or_log(&state).await;
+    crate::risk::reassess_after_cmdb_change(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -106,7 +106,7 @@ async fn create_ci(
 ) -> ApiResult<(StatusCode, Json<Ci>)> {
     let created = state.store.create_ci(&caller, ci).await?;
     state.impact.catch_up_or_log().await;
-    crate::risk::reassess_awaiting_approval_or_log(&state).await;
+    crate::risk::reassess_after_cmdb_change(&state).await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -139,7 +139,7 @@ async fn update_ci(
 ) -> ApiResult<Json<Ci>> {
     let updated = state.store.update_ci(&caller, &name, patch).await?;
     state.impact.catch_up_or_log().await;
-    crate::risk::reassess_awaiting_approval_or_log(&state).await;
+    crate::risk::reassess_after_cmdb_change(&state).await;
     Ok(Json(updated))
 }
 
@@ -170,6 +170,6 @@ async fn create_relationship(
 ) -> ApiResult<(StatusCode, Json<Relationship>)> {
     let created = state.store.create_relationship(&caller, rel).await?;
     state.impact.catch_up_or_log().await;
-    crate::risk::reassess_awaiting_approval_or_log(&state).await;
+    crate::risk::reassess_after_cmdb_change(&state).await;
     Ok((StatusCode::CREATED, Json(created)))
 }

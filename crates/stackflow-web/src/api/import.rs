@@ -87,7 +87,7 @@ async fn import_cmdb(
         if report.applied {
             // What was imported is in impact answers when the import returns.
             state.impact.catch_up_or_log().await;
-            crate::risk::reassess_awaiting_approval_or_log(&state).await;
+            crate::risk::reassess_after_cmdb_change(&state).await;
         }
         return Ok(Json(report).into_response());
     }
