@@ -41,7 +41,15 @@ pub enum Backend {
 /// Callers use `Arc<dyn Store>` with `use stackflow_store::prelude::*`.
 #[async_trait]
 pub trait Store:
-    PeopleStore + CmdbStore + CmdbTransferStore + ChangeStore + TaskStore + Send + Sync + 'static
+    PeopleStore
+    + CmdbStore
+    + CmdbTransferStore
+    + ChangeStore
+    + TaskStore
+    + BenchmarkStore
+    + Send
+    + Sync
+    + 'static
 {
     /// The backend in use.
     fn backend(&self) -> Backend;
@@ -221,9 +229,30 @@ pub trait TaskStore: Send + Sync {
     ) -> Result<Task>;
 }
 
+/// Bulk writes and counts for `stackflow bench`, never reached by the API:
+/// they fill a database to the size a benchmark measures at.
+#[async_trait]
+pub trait BenchmarkStore: Send + Sync {
+    /// Benchmarks only: writes changes the lifecycle core already produced
+    /// (`ChangeDraft::into_change`, then `decide` through any path) as
+    /// `create_change` and `act_on_change` would have left them — the
+    /// document, its projected columns and `change_cis` — numbering them
+    /// from the `sequences` row in this one transaction (the numbers they
+    /// carry are replaced). Every named CI, group and requester must exist
+    /// (checked for the whole batch, `Invalid` otherwise). Unlike the
+    /// business operations it writes no audit events, votes or outbox rows:
+    /// it stands for history, not for anything that happened. Returns the
+    /// numbers given, in order.
+    async fn seed_changes_for_benchmark(&self, changes: Vec<Change>) -> Result<Vec<ChangeNumber>>;
+    /// Row counts of the main tables, to print beside benchmark figures.
+    async fn table_counts_for_benchmark(&self) -> Result<Vec<(&'static str, i64)>>;
+}
+
 /// The traits to import for calling store operations.
 pub mod prelude {
-    pub use crate::{ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Store, TaskStore};
+    pub use crate::{
+        BenchmarkStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Store, TaskStore,
+    };
 }
 
 /// Connects to the database a URL names (`sqlite://…` or `postgres://…`)

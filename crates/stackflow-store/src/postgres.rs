@@ -153,4 +153,5 @@ include!("ops/cmdb.rs");
 include!("ops/transfer.rs");
 include!("ops/changes.rs");
 include!("ops/tasks.rs");
+include!("ops/bench.rs");
 include!("ops/tests.rs");

@@ -150,4 +150,5 @@ include!("ops/cmdb.rs");
 include!("ops/transfer.rs");
 include!("ops/changes.rs");
 include!("ops/tasks.rs");
+include!("ops/bench.rs");
 include!("ops/tests.rs");

@@ -11,8 +11,8 @@ use crate::transfer::{
     RejectedRow, RelationshipRecord, RowRef,
 };
 use crate::{
-    ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, Store, StoreError, TaskStore,
-    secret,
+    BenchmarkStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, Store,
+    StoreError, TaskStore, secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
