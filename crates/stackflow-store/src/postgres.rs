@@ -39,6 +39,12 @@ impl Repo {
             .await?;
         Ok(Repo { pool })
     }
+
+    /// Where write transactions begin: any pooled connection (writers
+    /// lock the rows they change).
+    fn writer(&self) -> &sqlx::Pool<Db> {
+        &self.pool
+    }
 }
 
 /// Creates the import's staging tables (TEMP: private to this session,

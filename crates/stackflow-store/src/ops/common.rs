@@ -48,8 +48,8 @@ const MAX_LIST: i64 = 10_000;
 impl Repo {
     async fn begin_write(&self) -> Result<Tx> {
         Ok(match BEGIN_WRITE {
-            Some(statement) => self.pool.begin_with(statement).await?,
-            None => self.pool.begin().await?,
+            Some(statement) => self.writer().begin_with(statement).await?,
+            None => self.writer().begin().await?,
         })
     }
 }
