@@ -244,6 +244,10 @@ pub trait BenchmarkStore: Send + Sync {
     /// it stands for history, not for anything that happened. Returns the
     /// numbers given, in order.
     async fn seed_changes_for_benchmark(&self, changes: Vec<Change>) -> Result<Vec<ChangeNumber>>;
+    /// After seeding: refreshes the planner's statistics and checkpoints
+    /// the write-ahead log, so that what a benchmark then measures is the
+    /// steady state and not the flush of the bulk write.
+    async fn settle_for_benchmark(&self) -> Result<()>;
     /// Row counts of the main tables, to print beside benchmark figures.
     async fn table_counts_for_benchmark(&self) -> Result<Vec<(&'static str, i64)>>;
 }

@@ -23,6 +23,9 @@ const BEGIN_SNAPSHOT: Option<&str> = Some("BEGIN ISOLATION LEVEL REPEATABLE READ
 const SNAPSHOT_IN_CHUNKS: bool = false;
 /// Run after a bulk import so the planner sees the new table sizes.
 const REFRESH_STATISTICS: &[&str] = &["ANALYZE cis", "ANALYZE relationships"];
+/// Run after a benchmark's bulk seeding: statistics, then a checkpoint so
+/// the seeding's dirty pages are written before measuring.
+const SETTLE_AFTER_SEEDING: &[&str] = &["ANALYZE changes", "ANALYZE change_cis", "CHECKPOINT"];
 
 /// The PostgreSQL store.
 pub struct Repo {

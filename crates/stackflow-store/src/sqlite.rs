@@ -25,6 +25,16 @@ const BEGIN_SNAPSHOT: Option<&str> = None;
 const SNAPSHOT_IN_CHUNKS: bool = true;
 /// Run after a bulk import so the planner sees the new table sizes.
 const REFRESH_STATISTICS: &[&str] = &["PRAGMA optimize"];
+/// Run after a benchmark's bulk seeding: statistics from a sample (as
+/// `PRAGMA optimize` takes them), then the WAL copied into the database
+/// file (synced) and truncated.
+const SETTLE_AFTER_SEEDING: &[&str] = &[
+    "PRAGMA analysis_limit = 1000",
+    "ANALYZE changes",
+    "ANALYZE change_cis",
+    "PRAGMA analysis_limit = 0",
+    "PRAGMA wal_checkpoint(TRUNCATE)",
+];
 
 /// The SQLite store.
 pub struct Repo {

@@ -5,8 +5,6 @@
 /// Changes per multi-row `INSERT`: 12 binds each, within SQLite's 32,766
 /// and PostgreSQL's 65,535 binds per statement.
 const SEED_CHANGES_PER_STATEMENT: usize = 1_000;
-/// `change_cis` rows per multi-row `INSERT` (2 binds each).
-const SEED_CHANGE_CIS_PER_STATEMENT: usize = 5_000;
 /// CI names per existence check.
 const SEED_NAMES_PER_CHECK: usize = 5_000;
 
@@ -99,17 +97,6 @@ async fn insert_seed_chunk(
     Ok(rows.into_iter().map(|(id, number)| (number, id)).collect())
 }
 
-async fn insert_seed_change_cis(tx: &mut Tx, rows: &[(i64, &str)]) -> Result<()> {
-    for chunk in rows.chunks(SEED_CHANGE_CIS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Db>::new("INSERT INTO change_cis (change_id, ci_name) ");
-        query.push_values(chunk, |mut row, (id, ci)| {
-            row.push_bind(*id).push_bind((*ci).to_owned());
-        });
-        query.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
 #[async_trait]
 impl BenchmarkStore for Repo {
     async fn seed_changes_for_benchmark(
@@ -147,10 +134,17 @@ impl BenchmarkStore for Repo {
                     })?;
                 rows.extend(change.affected_cis.iter().map(|ci| (id, ci.as_str())));
             }
-            insert_seed_change_cis(&mut tx, &rows).await?;
+            insert_change_cis(&mut tx, &rows).await?;
         }
         tx.commit().await?;
         Ok(changes.iter().map(|c| c.number).collect())
+    }
+
+    async fn settle_for_benchmark(&self) -> Result<()> {
+        for statement in SETTLE_AFTER_SEEDING {
+            sqlx::query(*statement).execute(self.writer()).await?;
+        }
+        Ok(())
     }
 
     async fn table_counts_for_benchmark(&self) -> Result<Vec<(&'static str, i64)>> {

@@ -133,6 +133,12 @@ pub(super) async fn top_up_changes(
     }
     generator.await?;
     eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+    let settling = Instant::now();
+    store.settle_for_benchmark().await.context("settling")?;
+    eprintln!(
+        "statistics refreshed and log checkpointed in {:.1} s",
+        settling.elapsed().as_secs_f64()
+    );
     Ok(existing + written)
 }
 
