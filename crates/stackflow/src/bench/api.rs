@@ -65,14 +65,15 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
     super::cmdb::ensure_loaded(&store, &cmdb, args.seed, "api").await?;
     let (cmdb_cis, relationships) = (cmdb.cis.len(), cmdb.relationships.len());
     let cis: Arc<Vec<String>> = Arc::new(cmdb.cis.into_iter().map(|ci| ci.name).collect());
-    prepare::people(&store).await?;
-    prepare::top_up_changes(&store, cis.clone(), args.changes, args.seed).await?;
-    let before = store.table_counts_for_benchmark().await?;
-
+    // The server's impact index sees the whole CMDB: checked against the
+    // generated one before anything else is written.
     let state = AppState::build(store.clone(), Arc::new(SystemClock))
         .await
         .context("building the impact index")?;
     super::cmdb::check_index(&state.impact.stats(), cmdb_cis, relationships)?;
+    prepare::people(&store).await?;
+    prepare::top_up_changes(&store, cis.clone(), args.changes, args.seed).await?;
+    let before = store.table_counts_for_benchmark().await?;
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;

@@ -47,7 +47,13 @@ pub(super) async fn ensure_loaded(
     );
     let started = Instant::now();
     super::import::create_owner_groups(store, cmdb).await?;
-    let dir = std::env::temp_dir().join(format!("stackflow-bench-{bench}-{}", std::process::id()));
+    // Unique per call: two loads in one process (the tests) must not share
+    // files, and each removes its own directory when done.
+    let dir = std::env::temp_dir().join(format!(
+        "stackflow-bench-{bench}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::create_dir_all(&dir).context("creating the bench directory")?;
     let loaded = async {
         let (cis, relationships) = super::import::write_files(cmdb, &dir)?;
