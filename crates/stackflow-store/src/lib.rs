@@ -50,6 +50,7 @@ pub trait Store:
     + RiskStore
     + TaskStore
     + CalendarStore
+    + BenchmarkStore
     + Send
     + Sync
     + 'static
@@ -297,11 +298,34 @@ pub trait CalendarStore: Send + Sync {
     async fn delete_window(&self, by: &Caller, id: i64) -> Result<ChangeWindow>;
 }
 
+/// Bulk writes and counts for `stackflow bench`, never reached by the API:
+/// they fill a database to the size a benchmark measures at.
+#[async_trait]
+pub trait BenchmarkStore: Send + Sync {
+    /// Benchmarks only: writes changes the lifecycle core already produced
+    /// (`ChangeDraft::into_change`, then `decide` through any path) as
+    /// `create_change` and `act_on_change` would have left them — the
+    /// document, its projected columns and `change_cis` — numbering them
+    /// from the `sequences` row in this one transaction (the numbers they
+    /// carry are replaced). Every named CI, group and requester must exist
+    /// (checked for the whole batch, `Invalid` otherwise). Unlike the
+    /// business operations it writes no audit events, votes or outbox rows:
+    /// it stands for history, not for anything that happened. Returns the
+    /// numbers given, in order.
+    async fn seed_changes_for_benchmark(&self, changes: Vec<Change>) -> Result<Vec<ChangeNumber>>;
+    /// After seeding: refreshes the planner's statistics and checkpoints
+    /// the write-ahead log, so that what a benchmark then measures is the
+    /// steady state and not the flush of the bulk write.
+    async fn settle_for_benchmark(&self) -> Result<()>;
+    /// Row counts of the main tables, to print beside benchmark figures.
+    async fn table_counts_for_benchmark(&self) -> Result<Vec<(&'static str, i64)>>;
+}
+
 /// The traits to import for calling store operations.
 pub mod prelude {
     pub use crate::{
-        CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, RiskStore, Store,
-        TaskStore,
+        BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore,
+        RiskStore, Store, TaskStore,
     };
 }
 

@@ -26,6 +26,9 @@ const BEGIN_SNAPSHOT: Option<&str> = Some("BEGIN ISOLATION LEVEL REPEATABLE READ
 const SNAPSHOT_IN_CHUNKS: bool = false;
 /// Run after a bulk import so the planner sees the new table sizes.
 const REFRESH_STATISTICS: &[&str] = &["ANALYZE cis", "ANALYZE relationships"];
+/// Run after a benchmark's bulk seeding: statistics, then a checkpoint so
+/// the seeding's dirty pages are written before measuring.
+const SETTLE_AFTER_SEEDING: &[&str] = &["ANALYZE changes", "ANALYZE change_cis", "CHECKPOINT"];
 
 /// The PostgreSQL store.
 pub struct Repo {
@@ -41,6 +44,12 @@ impl Repo {
             .connect(url)
             .await?;
         Ok(Repo { pool })
+    }
+
+    /// Where write transactions begin: any pooled connection (writers
+    /// lock the rows they change).
+    fn writer(&self) -> &sqlx::Pool<Db> {
+        &self.pool
     }
 }
 
@@ -158,4 +167,5 @@ include!("ops/changes.rs");
 include!("ops/risk.rs");
 include!("ops/tasks.rs");
 include!("ops/schedule.rs");
+include!("ops/bench.rs");
 include!("ops/tests.rs");

@@ -106,7 +106,13 @@ async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
     .bind(change.pir.review.as_ref().map(|r| r.reviewed_at))
     .fetch_one(&mut **tx)
     .await?;
-    write_change_cis(tx, id, change).await?;
+    // A new row: nothing to delete first.
+    let rows: Vec<(i64, &str)> = change
+        .affected_cis
+        .iter()
+        .map(|ci| (id, ci.as_str()))
+        .collect();
+    insert_change_cis(tx, &rows).await?;
     Ok(id)
 }
 
@@ -165,12 +171,25 @@ async fn write_change_cis(tx: &mut Tx, id: i64, change: &Change) -> Result<()> {
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    for ci in &change.affected_cis {
-        sqlx::query("INSERT INTO change_cis (change_id, ci_name) VALUES ($1, $2)")
-            .bind(id)
-            .bind(ci.clone())
-            .execute(&mut **tx)
-            .await?;
+    let rows: Vec<(i64, &str)> = change
+        .affected_cis
+        .iter()
+        .map(|ci| (id, ci.as_str()))
+        .collect();
+    insert_change_cis(tx, &rows).await
+}
+
+/// `change_cis` rows per multi-row `INSERT` (2 binds each).
+const CHANGE_CIS_PER_STATEMENT: usize = 5_000;
+
+/// Inserts (change id, CI name) rows, many to a statement.
+async fn insert_change_cis(tx: &mut Tx, rows: &[(i64, &str)]) -> Result<()> {
+    for chunk in rows.chunks(CHANGE_CIS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Db>::new("INSERT INTO change_cis (change_id, ci_name) ");
+        query.push_values(chunk, |mut row, (id, ci)| {
+            row.push_bind(*id).push_bind((*ci).to_owned());
+        });
+        query.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -368,8 +387,17 @@ impl ChangeStore for Repo {
             }
             None => None,
         };
-        // The sequence row is locked until commit; a refused draft rolls the
-        // number back, so numbers have no gaps from bad input.
+        // Checked before a number is taken: the sequence row stays locked
+        // from the update until commit, and every other create waits for it,
+        // so it is taken as late as possible. A refused draft takes no
+        // number, so numbers have no gaps from bad input.
+        let mut change = draft.into_change(
+            ChangeNumber::new(0),
+            &by.actor.username,
+            template.as_ref(),
+            by.now,
+        )?;
+        check_references(&mut tx, &change).await?;
         let sequence: i64 = sqlx::query_scalar(
             "UPDATE sequences SET value = value + 1 WHERE name = 'change' RETURNING value",
         )
@@ -378,8 +406,7 @@ impl ChangeStore for Repo {
         let number = ChangeNumber::new(
             u64::try_from(sequence).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         );
-        let change = draft.into_change(number, &by.actor.username, template.as_ref(), by.now)?;
-        check_references(&mut tx, &change).await?;
+        change.number = number;
         insert_change(&mut tx, &change).await?;
         audit(
             &mut tx,

@@ -11,8 +11,8 @@ use crate::transfer::{
     RejectedRow, RelationshipRecord, RowRef,
 };
 use crate::{
-    CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, RiskStore,
-    Store, StoreError, TaskStore, secret,
+    BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result,
+    RiskStore, Store, StoreError, TaskStore, secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -51,8 +51,8 @@ const MAX_LIST: i64 = 10_000;
 impl Repo {
     async fn begin_write(&self) -> Result<Tx> {
         Ok(match BEGIN_WRITE {
-            Some(statement) => self.pool.begin_with(statement).await?,
-            None => self.pool.begin().await?,
+            Some(statement) => self.writer().begin_with(statement).await?,
+            None => self.writer().begin().await?,
         })
     }
 }

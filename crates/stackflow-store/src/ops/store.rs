@@ -18,5 +18,6 @@ impl Store for Repo {
 
     async fn close(&self) {
         self.pool.close().await;
+        self.writer().close().await;
     }
 }

@@ -9,12 +9,12 @@
 //! Every index answer is checked against the SQL answer: a benchmark of a
 //! wrong result is worthless.
 
+use super::stats::Percentiles;
 use crate::synthetic::{self, SyntheticCmdb};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use stackflow_store::Store;
-use stackflow_store::transfer::CsvKind;
 use stackflow_web::clock::SystemClock;
 use stackflow_web::impact::ImpactIndex;
 use stackflow_web::{AppState, router};
@@ -48,7 +48,7 @@ const DEPTHS: [Option<u32>; 2] = [Some(6), None];
 /// Runs the benchmark and prints its figures.
 pub async fn run(store: Arc<dyn Store>, args: &ImpactBenchArgs) -> anyhow::Result<()> {
     let cmdb = synthetic::generate(args.cis, args.seed);
-    ensure_loaded(&store, &cmdb, args).await?;
+    super::cmdb::ensure_loaded(&store, &cmdb, args.seed, "impact").await?;
     let sets = start_sets(&cmdb, args.queries, args.seed);
     let relationships = cmdb.relationships.len();
     let cmdb_cis = cmdb.cis.len();
@@ -60,14 +60,7 @@ pub async fn run(store: Arc<dyn Store>, args: &ImpactBenchArgs) -> anyhow::Resul
     let build = started.elapsed();
     let rss_after = resident_bytes();
     let stats = index.stats();
-    if stats.cis != cmdb_cis || stats.edges != relationships {
-        bail!(
-            "the database holds another CMDB ({} CIs, {} dependency edges; this benchmark \
-             generates {cmdb_cis} and {relationships}): run it on an empty database",
-            stats.cis,
-            stats.edges
-        );
-    }
+    super::cmdb::check_index(&stats, cmdb_cis, relationships)?;
     println!(
         "impact benchmark: {:?} database, {} CIs, {} relationships, {} start sets of 1-5 CIs (seed {})",
         store.backend(),
@@ -150,38 +143,6 @@ pub async fn run(store: Arc<dyn Store>, args: &ImpactBenchArgs) -> anyhow::Resul
     println!();
     Percentiles::of(&mut all).print_http(&format!("{} sequential requests", all.len()));
     Percentiles::of(&mut hubs).print_http(&format!("the {} requests for a hub", hubs.len()));
-    Ok(())
-}
-
-/// Makes sure the synthetic CMDB of this size and seed is in the database:
-/// the last CI it generates is the marker.
-async fn ensure_loaded(
-    store: &Arc<dyn Store>,
-    cmdb: &SyntheticCmdb,
-    args: &ImpactBenchArgs,
-) -> anyhow::Result<()> {
-    let last = &cmdb.cis.last().context("an empty synthetic CMDB")?.name;
-    if store.get_ci(last).await?.is_some() {
-        eprintln!("reusing the synthetic CMDB already in the database ({last} exists)");
-        return Ok(());
-    }
-    eprintln!(
-        "generating a synthetic CMDB of {} CIs (seed {}) into the database",
-        args.cis, args.seed
-    );
-    let started = Instant::now();
-    super::import::create_owner_groups(store, cmdb).await?;
-    let dir = std::env::temp_dir().join(format!("stackflow-bench-impact-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).context("creating the bench directory")?;
-    let loaded = async {
-        let (cis, relationships) = super::import::write_files(cmdb, &dir)?;
-        super::import::import_file(store, "load", &cis, CsvKind::Cis).await?;
-        super::import::import_file(store, "load", &relationships, CsvKind::Relationships).await
-    }
-    .await;
-    let _ = std::fs::remove_dir_all(&dir);
-    loaded?;
-    eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -271,30 +232,7 @@ async fn bench_token(store: &Arc<dyn Store>) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// Latency percentiles of one series, in milliseconds.
-#[derive(Debug, Clone, Copy)]
-struct Percentiles {
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
-}
-
 impl Percentiles {
-    fn of(times: &mut [Duration]) -> Percentiles {
-        times.sort_unstable();
-        let at = |q: f64| {
-            let i = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len().max(1)) - 1;
-            times.get(i).map_or(0.0, |t| t.as_secs_f64() * 1000.0)
-        };
-        Percentiles {
-            p50: at(0.50),
-            p95: at(0.95),
-            p99: at(0.99),
-            max: at(1.0),
-        }
-    }
-
     fn print(&self, label: &str, cis: usize) {
         println!(
             "{label:<34} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {cis:>12}",

@@ -2,8 +2,11 @@
 //! per thing measured. Each prints what it did and how long it took, so
 //! the figures in `docs/benchmarks.md` can be reproduced.
 
+mod api;
+mod cmdb;
 mod impact;
 mod import;
+mod stats;
 
 use clap::Subcommand;
 use stackflow_store::Store;
@@ -19,6 +22,10 @@ pub enum BenchCommand {
     /// database's recursive SQL query on the same synthetic CMDB, the
     /// index's build time and memory, and the impact endpoint over HTTP.
     Impact(impact::ImpactBenchArgs),
+    /// The API under concurrent clients creating and submitting changes
+    /// and reading the list and risk, on a generated CMDB and change
+    /// history: throughput and latency percentiles per operation.
+    Api(api::ApiBenchArgs),
 }
 
 /// Runs one benchmark against the configured database.
@@ -26,6 +33,7 @@ pub async fn run(store: Arc<dyn Store>, command: BenchCommand) -> anyhow::Result
     let outcome = match command {
         BenchCommand::Import(args) => import::run(&store, args).await,
         BenchCommand::Impact(args) => impact::run(store.clone(), &args).await,
+        BenchCommand::Api(args) => api::run(store.clone(), &args).await,
     };
     store.close().await;
     outcome
