@@ -50,6 +50,7 @@ pub trait Store:
     + RiskStore
     + TaskStore
     + CalendarStore
+    + ScheduleStore
     + Send
     + Sync
     + 'static
@@ -294,11 +295,27 @@ pub trait CalendarStore: Send + Sync {
     async fn delete_window(&self, by: &Caller, id: i64) -> Result<ChangeWindow>;
 }
 
+/// The change schedule: changes with planned windows in a range (see
+/// `docs/schedule.md`).
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
+    /// Changes whose planned window overlaps `[from, to)` and whose state
+    /// puts them on the schedule (`assess`, `authorize`, `scheduled`,
+    /// `implement`, `review`, `closed`), by planned start then number, at
+    /// most `limit` of them.
+    async fn scheduled_changes(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<ScheduledChanges>;
+}
+
 /// The traits to import for calling store operations.
 pub mod prelude {
     pub use crate::{
-        CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, RiskStore, Store,
-        TaskStore,
+        CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, RiskStore,
+        ScheduleStore, Store, TaskStore,
     };
 }
 

@@ -158,4 +158,5 @@ include!("ops/changes.rs");
 include!("ops/risk.rs");
 include!("ops/tasks.rs");
 include!("ops/schedule.rs");
+include!("ops/timeline.rs");
 include!("ops/tests.rs");

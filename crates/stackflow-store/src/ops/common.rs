@@ -12,7 +12,7 @@ use crate::transfer::{
 };
 use crate::{
     CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result, RiskStore,
-    Store, StoreError, TaskStore, secret,
+    ScheduleStore, Store, StoreError, TaskStore, secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
