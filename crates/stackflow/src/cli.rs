@@ -245,7 +245,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         },
     )?;
     match cli.command {
-        Command::Serve(_) => serve::serve(open(&config).await?, config.listen, |_| {}).await,
+        Command::Serve(_) => {
+            serve::serve(
+                open(&config).await?,
+                config.listen,
+                &config.public_url,
+                |_| {},
+            )
+            .await
+        }
         Command::Migrate => {
             open(&config).await?.close().await;
             eprintln!("migrations applied to {}", redact(&config.database_url));

@@ -180,7 +180,10 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         .await
         .context("seeding the demo organisation")?;
     let listen = config.listen;
-    serve::serve(store, listen, move |bound| print_welcome(bound, &tokens)).await
+    serve::serve(store, listen, &config.public_url, move |bound| {
+        print_welcome(bound, &tokens)
+    })
+    .await
 }
 
 /// Whether the demo seeded this database: its `admin` was created by the

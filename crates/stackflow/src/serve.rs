@@ -37,11 +37,13 @@ async fn prune_cmdb_log(store: Arc<dyn Store>) {
 pub async fn serve(
     store: Arc<dyn Store>,
     listen: SocketAddr,
+    public_url: &str,
     on_ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let state = AppState::build(store.clone(), Arc::new(SystemClock))
         .await
-        .context("building the impact index")?;
+        .context("building the impact index")?
+        .with_public_url(public_url);
     // Another instance's CMDB writes reach this one's index within one poll.
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     let _pruner = tokio::spawn(prune_cmdb_log(store.clone()));
