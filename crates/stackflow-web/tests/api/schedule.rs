@@ -461,3 +461,25 @@ backend_test!(
         assert_eq!(sundays, 30);
     }
 );
+
+backend_test!(
+    the_openapi_document_describes_the_schedule,
+    |app| async move {
+        let doc = app
+            .call(Method::GET, "/api/openapi.json")
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        for path in ["/api/schedule", "/api/schedule.ics"] {
+            let get = &doc["paths"][path]["get"];
+            assert!(get.is_object(), "OpenAPI lacks GET {path}");
+            assert_eq!(get["tags"], json!(["schedule"]));
+        }
+        assert!(
+            doc["paths"]["/api/schedule.ics"]["get"]["responses"]["200"]["content"]
+                .get("text/calendar")
+                .is_some()
+        );
+        assert!(doc["components"]["schemas"]["Schedule"].is_object());
+    }
+);
