@@ -51,6 +51,7 @@ pub trait Store:
     + TaskStore
     + CalendarStore
     + BenchmarkStore
+    + ScheduleStore
     + Send
     + Sync
     + 'static
@@ -321,11 +322,27 @@ pub trait BenchmarkStore: Send + Sync {
     async fn table_counts_for_benchmark(&self) -> Result<Vec<(&'static str, i64)>>;
 }
 
+/// The change schedule: changes with planned windows in a range (see
+/// `docs/schedule.md`).
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
+    /// Changes whose planned window overlaps `[from, to)` and whose state
+    /// puts them on the schedule (`assess`, `authorize`, `scheduled`,
+    /// `implement`, `review`, `closed`), by planned start then number, at
+    /// most `limit` of them.
+    async fn scheduled_changes(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<ScheduledChanges>;
+}
+
 /// The traits to import for calling store operations.
 pub mod prelude {
     pub use crate::{
         BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore,
-        RiskStore, Store, TaskStore,
+        RiskStore, ScheduleStore, Store, TaskStore,
     };
 }
 

@@ -408,3 +408,13 @@ impl AssessmentCause {
         }
     }
 }
+
+/// The changes on the schedule in a range (see
+/// [`ScheduleStore::scheduled_changes`](crate::ScheduleStore::scheduled_changes)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledChanges {
+    /// By planned start, then number.
+    pub changes: Vec<stackflow_core::Change>,
+    /// More changes matched than the limit allowed; the latest are left off.
+    pub truncated: bool,
+}

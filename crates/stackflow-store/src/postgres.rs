@@ -168,4 +168,5 @@ include!("ops/risk.rs");
 include!("ops/tasks.rs");
 include!("ops/schedule.rs");
 include!("ops/bench.rs");
+include!("ops/timeline.rs");
 include!("ops/tests.rs");

@@ -185,4 +185,5 @@ include!("ops/risk.rs");
 include!("ops/tasks.rs");
 include!("ops/schedule.rs");
 include!("ops/bench.rs");
+include!("ops/timeline.rs");
 include!("ops/tests.rs");

@@ -40,6 +40,10 @@ pub struct AppState {
     pub impact: Arc<ImpactIndex>,
     /// Risk weights and thresholds (the `[risk]` configuration section).
     pub risk_policy: RiskPolicy,
+    /// Where clients reach this service (`https://stackflow.example.com`,
+    /// no trailing `/`), for absolute links in exports such as the
+    /// iCalendar schedule; `None` links relatively.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -51,6 +55,7 @@ impl AppState {
             clock,
             impact,
             risk_policy: RiskPolicy::default(),
+            public_url: None,
         }
     }
 
@@ -60,6 +65,21 @@ impl AppState {
             risk_policy: policy,
             ..self
         }
+    }
+
+    /// The same state linking to itself under `url` (a trailing `/` is
+    /// dropped).
+    pub fn with_public_url(self, url: &str) -> Self {
+        AppState {
+            public_url: Some(url.trim_end_matches('/').to_owned()),
+            ..self
+        }
+    }
+
+    /// A link to `path` (which starts with `/`) on this service: absolute
+    /// under the public URL when there is one.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.as_deref().unwrap_or(""))
     }
 
     /// State over a store and a clock, building the impact index from the

@@ -24,6 +24,10 @@ pub struct Config {
     /// Risk weights and thresholds: the `[risk]` section of the file
     /// (see `docs/risk.md`).
     pub risk: RiskPolicy,
+    /// Where clients reach the service (`http(s)://HOST[:PORT][/PREFIX]`,
+    /// no trailing `/`): the base of absolute links in exports such as the
+    /// iCalendar schedule. Default `http://<listen>`.
+    pub public_url: String,
 }
 
 /// The TOML file's shape; every key optional.
@@ -34,6 +38,7 @@ struct FileConfig {
     listen: Option<String>,
     #[serde(default)]
     risk: RiskPolicy,
+    public_url: Option<String>,
 }
 
 /// Values given as flags (highest precedence).
@@ -77,6 +82,10 @@ impl Config {
         let listen: SocketAddr = listen
             .parse()
             .with_context(|| format!("listen address `{listen}` is not HOST:PORT"))?;
+        let public_url = match env("STACKFLOW_PUBLIC_URL").or(from_file.public_url) {
+            Some(url) => check_public_url(&url)?,
+            None => format!("http://{listen}"),
+        };
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres:")
             || database_url.starts_with("postgresql:"))
@@ -95,7 +104,27 @@ impl Config {
             database_url,
             listen,
             risk,
+            public_url,
         })
+    }
+}
+
+/// An absolute `http` or `https` URL with a host, without a query,
+/// fragment or trailing `/`.
+fn check_public_url(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match host {
+        Some(rest)
+            if !rest.is_empty() && !rest.starts_with('/') && !rest.contains(['?', '#', ' ']) =>
+        {
+            Ok(url.to_owned())
+        }
+        _ => bail!(
+            "public URL `{url}` is not an absolute http(s) URL such as https://stackflow.example.com"
+        ),
     }
 }
 
@@ -133,6 +162,7 @@ mod tests {
         );
         let defaults = Config::load(None, &no_env, &Overrides::default()).unwrap();
         assert_eq!(defaults.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(defaults.public_url, "http://127.0.0.1:8080");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -179,5 +209,33 @@ mod tests {
             listen: None,
         };
         assert!(Config::load(None, &no_env, &bad_db).is_err());
+        for bad in [
+            "stackflow.example.com",
+            "ftp://x",
+            "https://",
+            "https://x/?a=b",
+        ] {
+            let env = |key: &str| (key == "STACKFLOW_PUBLIC_URL").then(|| bad.to_owned());
+            assert!(
+                Config::load(None, &env, &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_public_url_comes_from_the_file_or_the_environment() {
+        let dir = std::env::temp_dir().join(format!("stackflow-public-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("stackflow.toml");
+        std::fs::write(&file, "public_url = \"https://file.example/stackflow/\"\n").unwrap();
+        let no_env = |_: &str| None;
+        let config = Config::load(Some(&file), &no_env, &Overrides::default()).unwrap();
+        assert_eq!(config.public_url, "https://file.example/stackflow");
+        let env =
+            |key: &str| (key == "STACKFLOW_PUBLIC_URL").then(|| "https://env.example".to_owned());
+        let config = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(config.public_url, "https://env.example");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

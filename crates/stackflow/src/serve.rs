@@ -61,7 +61,8 @@ pub async fn serve(
     let state = AppState::build(store.clone(), Arc::new(SystemClock))
         .await
         .context("building the impact index")?
-        .with_risk_policy(config.risk);
+        .with_risk_policy(config.risk)
+        .with_public_url(&config.public_url);
     // Another instance's CMDB writes reach this one's index within one poll.
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     let _pruner = tokio::spawn(prune_cmdb_log(store.clone()));

@@ -12,7 +12,7 @@ use crate::transfer::{
 };
 use crate::{
     BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result,
-    RiskStore, Store, StoreError, TaskStore, secret,
+    RiskStore, ScheduleStore, Store, StoreError, TaskStore, secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -10,6 +10,8 @@ mod cmdb;
 mod impact;
 mod import;
 mod people;
+mod schedule;
+mod schedule_ics;
 mod tasks;
 mod templates;
 mod windows;
@@ -29,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "cmdb", description = "Configuration items and relationships"),
         (name = "people", description = "Users, groups and API tokens"),
         (name = "templates", description = "Standard change templates"),
-        (name = "schedule", description = "The business calendar and maintenance and blackout windows"),
+        (name = "schedule", description = "The business calendar, maintenance and blackout windows, and the change schedule"),
     )
 )]
 struct ApiDoc;
@@ -61,4 +63,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(people::routes())
         .merge(calendar::routes())
         .merge(windows::routes())
+        .merge(schedule::routes())
 }

@@ -23,5 +23,6 @@ mod pagination;
 mod people;
 mod refusals;
 mod risk;
+mod schedule;
 mod versions;
 mod windows;

@@ -29,6 +29,9 @@ use tower::ServiceExt;
 /// Where every test's clock starts: a Wednesday morning.
 pub const START: &str = "2026-11-25T10:00:00Z";
 
+/// The public URL the application under test links to itself with.
+pub const PUBLIC_URL: &str = "https://stackflow.test";
+
 /// Declares a test once per backend: `backend_test!(name, |app| async move { … })`
 /// expands to `mod name { fn sqlite() …; fn postgres() … }`. Attributes
 /// before the name (`#[ignore = "…"]`) go on both. The PostgreSQL test
@@ -98,7 +101,8 @@ impl TestApp {
         let tokens = crate::fixtures::seed_org(&store, clock.now()).await;
         let state = AppState::build(store.clone(), clock.clone())
             .await
-            .expect("build the impact index");
+            .expect("build the impact index")
+            .with_public_url(PUBLIC_URL);
         TestApp {
             router: router(state),
             clock,
@@ -117,7 +121,8 @@ impl TestApp {
             .expect("connect a second instance");
         let state = AppState::build(store.clone(), self.clock.clone())
             .await
-            .expect("build the second impact index");
+            .expect("build the second impact index")
+            .with_public_url(PUBLIC_URL);
         TestApp {
             router: router(state),
             store,
