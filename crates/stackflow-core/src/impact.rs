@@ -198,9 +198,12 @@ impl IndexBuilder {
     /// The finished index.
     pub fn finish(self) -> CmdbIndex {
         let graph = DependencyGraph::from_edges(self.cis.len(), &self.edges);
+        let reversed: Vec<(Node, Node)> = self.edges.iter().map(|&(f, t)| (t, f)).collect();
+        let dependencies = DependencyGraph::from_edges(self.cis.len(), &reversed);
         CmdbIndex {
             cis: self.cis,
             graph,
+            dependencies,
         }
     }
 }
@@ -277,11 +280,17 @@ impl IdLookup {
     }
 }
 
-/// The impact index: CIs and the reversed dependency graph.
+/// The impact index: CIs, the reversed dependency graph (who depends on
+/// a CI: its blast radius) and the forward one (what a CI depends on).
 #[derive(Debug, Default)]
 pub struct CmdbIndex {
     cis: CiTable,
     graph: DependencyGraph,
+    /// The same edges the other way round. Conflict detection and risk
+    /// reassessment ask "does this CI depend on that one": one walk down
+    /// from a CI (usually a few dozen dependencies) instead of one walk up
+    /// from every other CI (a storage array's is most of the CMDB).
+    dependencies: DependencyGraph,
 }
 
 impl CmdbIndex {
@@ -317,7 +326,7 @@ impl CmdbIndex {
 
     /// Bytes held by the index (approximate; excludes walkers).
     pub fn memory_bytes(&self) -> usize {
-        self.cis.memory_bytes() + self.graph.memory_bytes()
+        self.cis.memory_bytes() + self.graph.memory_bytes() + self.dependencies.memory_bytes()
     }
 
     /// Applies one logged change. An error means the index no longer
@@ -337,6 +346,7 @@ impl CmdbIndex {
                 None => {
                     self.cis.push(name, class, *criticality);
                     self.graph.add_node();
+                    self.dependencies.add_node();
                 }
             },
             CmdbChange::CiDeleted { name } => {
@@ -344,22 +354,27 @@ impl CmdbIndex {
                 let dependents: Vec<Node> = self.graph.dependents(node).collect();
                 for dependent in dependents {
                     self.graph.remove_edge(dependent, node);
+                    self.dependencies.remove_edge(node, dependent);
                 }
                 self.cis.forget(node);
             }
             CmdbChange::Relationship { from, to } => {
                 let (from, to) = (self.known(from)?, self.known(to)?);
                 self.graph.add_edge(from, to);
+                self.dependencies.add_edge(to, from);
             }
             CmdbChange::RelationshipDeleted { from, to } => {
                 let (from, to) = (self.known(from)?, self.known(to)?);
                 self.graph.remove_edge(from, to);
+                self.dependencies.remove_edge(to, from);
             }
             CmdbChange::Reload => return Err(ApplyError::ReloadNeeded),
         }
         // Keep the overlay small: fold it in once it is a sizeable fraction.
-        if self.graph.overlay_edges() > 4096.max(self.graph.edge_count() / 8) {
-            self.graph.compact();
+        for graph in [&mut self.graph, &mut self.dependencies] {
+            if graph.overlay_edges() > 4096.max(graph.edge_count() / 8) {
+                graph.compact();
+            }
         }
         Ok(())
     }
@@ -377,6 +392,12 @@ impl CmdbIndex {
     /// The blast radius of `roots` (see [`Walker::blast_radius`]).
     pub fn blast_radius(&self, walker: &mut Walker, roots: &[Node], depth: Option<u32>) -> Impact {
         walker.blast_radius(&self.graph, roots, depth)
+    }
+
+    /// Every CI that `roots` depend on, directly or transitively (the walk
+    /// down, where [`blast_radius`](Self::blast_radius) walks up).
+    pub fn dependency_closure(&self, walker: &mut Walker, roots: &[Node]) -> Impact {
+        walker.blast_radius(&self.dependencies, roots, None)
     }
 
     /// The report of a walk: totals, a summary by class and criticality,

@@ -82,3 +82,48 @@ fn a_cmdb_change_names_the_ci_whose_dependents_it_may_affect() {
     );
     assert_eq!(CmdbChange::Reload.touched(), None);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The walk down (what a CI depends on) is the exact mirror of the walk
+    /// up (what depends on it), before and after relationships are added
+    /// and removed through the change log: `a` reaches `b` going down
+    /// exactly when `b` reaches `a` going up.
+    #[test]
+    fn the_dependency_closure_mirrors_the_blast_radius(
+        (criticality, edges, _root) in estates(),
+        changes in prop::collection::vec((any::<bool>(), 0usize..60, 0usize..60), 0..40),
+    ) {
+        use stackflow_core::impact::CmdbChange;
+        let n = criticality.len();
+        let mut builder = IndexBuilder::new();
+        for i in 0..n {
+            builder.ci(i as i64, &format!("ci-{i}"), "host", Criticality::Low);
+        }
+        for &(from, to) in &edges {
+            builder.relationship(from as i64, to as i64);
+        }
+        let mut index = builder.finish();
+        for (add, from, to) in changes {
+            let (from, to) = (format!("ci-{}", from % n), format!("ci-{}", to % n));
+            let change = if add {
+                CmdbChange::Relationship { from, to }
+            } else {
+                CmdbChange::RelationshipDeleted { from, to }
+            };
+            index.apply(&change).unwrap();
+        }
+        let mut up = index.walker();
+        let mut down = index.walker();
+        for a in 0..n {
+            let a_node = index.node(&format!("ci-{a}")).unwrap();
+            index.dependency_closure(&mut down, &[a_node]);
+            for b in 0..n {
+                let b_node = index.node(&format!("ci-{b}")).unwrap();
+                index.blast_radius(&mut up, &[b_node], None);
+                prop_assert_eq!(down.visited(b_node), up.visited(a_node), "{} / {}", a, b);
+            }
+        }
+    }
+}

@@ -304,16 +304,17 @@ impl ImpactIndex {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             this.with_walker(|index, walker| {
+                // A change is affected when a touched CI depends on one of
+                // its CIs (or is one): one walk down from the touched CIs.
                 let nodes: Vec<Node> = touched.iter().filter_map(|n| index.node(n)).collect();
+                index.dependency_closure(walker, &nodes);
                 changes
                     .into_iter()
                     .filter(|(_, cis)| {
-                        if cis.iter().any(|ci| touched.contains(ci)) {
-                            return true;
-                        }
-                        let roots: Vec<Node> = cis.iter().filter_map(|n| index.node(n)).collect();
-                        index.blast_radius(walker, &roots, None);
-                        nodes.iter().any(|&n| walker.visited(n))
+                        cis.iter().any(|ci| {
+                            touched.contains(ci)
+                                || index.node(ci).is_some_and(|n| walker.visited(n))
+                        })
                     })
                     .map(|(key, _)| key)
                     .collect()
@@ -377,18 +378,19 @@ impl ImpactIndex {
                 most_critical_dependent: most_critical.map(facts),
                 relations: Vec::new(),
             };
-            // Second pass, one walk per remaining candidate: our CIs that
-            // depend on theirs.
+            // Second pass, one walk down from our CIs: their CIs that ours
+            // depend on (ours are then in their blast radius).
+            let closure = index.dependency_closure(walker, &roots);
             for (theirs, relation) in candidates.iter().zip(relations.iter_mut()) {
                 if relation.is_some() {
                     continue;
                 }
-                let their_roots: Vec<Node> = theirs.iter().filter_map(|n| index.node(n)).collect();
-                index.blast_radius(walker, &their_roots, None);
-                *relation = ours
+                *relation = theirs
                     .iter()
-                    .find(|ci| index.node(ci).is_some_and(|n| walker.visited(n)))
-                    .map(|ci| Relation::OursInTheirBlastRadius(ci.clone()));
+                    .filter_map(|ci| index.node(ci))
+                    .find(|&n| walker.visited(n))
+                    .and_then(|n| walker.path_to_root(&closure, n).last().copied())
+                    .map(|ours| Relation::OursInTheirBlastRadius(index.name(ours).to_owned()));
             }
             RiskView { relations, ..view }
         })

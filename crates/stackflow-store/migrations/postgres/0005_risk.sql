@@ -4,8 +4,8 @@
 
 ALTER TABLE changes ADD COLUMN planned_start TIMESTAMPTZ;
 ALTER TABLE changes ADD COLUMN planned_end TIMESTAMPTZ;
--- Planned windows longer than 7 days: conflict detection scans windows
--- starting at most 7 days before the one it checks, plus these.
+-- Planned windows longer than a day: conflict detection scans windows
+-- starting at most a day before the one it checks, plus these.
 ALTER TABLE changes ADD COLUMN long_window BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE changes ADD COLUMN template TEXT;
 ALTER TABLE changes ADD COLUMN close_code TEXT;
@@ -19,9 +19,10 @@ UPDATE changes SET
     close_code = doc ->> 'close_code',
     closed_at = (doc #>> '{pir,review,reviewed_at}')::timestamptz;
 UPDATE changes SET long_window = TRUE
-    WHERE planned_end - planned_start > INTERVAL '7 days';
+    WHERE planned_end - planned_start > INTERVAL '1 day';
 
-CREATE INDEX changes_active_window ON changes (planned_start)
+-- With the end beside the start, the overlap test reads only the index.
+CREATE INDEX changes_active_window ON changes (planned_start, planned_end)
     WHERE state IN ('assess', 'authorize', 'scheduled', 'implement');
 CREATE INDEX changes_active_long_window ON changes (planned_start)
     WHERE long_window AND state IN ('assess', 'authorize', 'scheduled', 'implement');

@@ -116,9 +116,10 @@ async fn insert_change(tx: &mut Tx, change: &Change) -> Result<i64> {
     Ok(id)
 }
 
-/// Windows longer than this are found by conflict detection through their
-/// own index (`long_window`); shorter ones through a bounded range scan.
-const LONG_WINDOW_DAYS: i64 = 7;
+/// Windows longer than this are found by conflict detection and the
+/// schedule through their own index (`long_window`); shorter ones through a
+/// range scan of the windows starting at most this long before.
+const LONG_WINDOW_DAYS: i64 = 1;
 
 fn is_long_window(change: &Change) -> bool {
     match (change.planned_start, change.planned_end) {

@@ -131,8 +131,6 @@ fn may_leave_active(action: &Action) -> bool {
     )
 }
 
-type CandidateRow = (String, String, DateTime<Utc>, DateTime<Utc>, Json<Change>);
-
 #[async_trait]
 impl RiskStore for Repo {
     async fn risk_history(&self, query: &RiskHistoryQuery) -> Result<RiskHistory> {
@@ -193,27 +191,45 @@ impl RiskStore for Repo {
         // Short windows: those starting at most LONG_WINDOW_DAYS before
         // this one (a bounded index range); long ones: their own index.
         let short_from = start - chrono::Duration::days(LONG_WINDOW_DAYS);
-        let rows: Vec<CandidateRow> = sqlx::query_as(sql!(
-            "SELECT number, state, planned_start, planned_end, doc FROM changes \
-             WHERE {ACTIVE_STATES_SQL} AND planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND number <> $4 \
-             UNION ALL \
-             SELECT number, state, planned_start, planned_end, doc FROM changes \
-             WHERE long_window AND {ACTIVE_STATES_SQL} AND planned_start < $1 AND planned_end > $3 AND number <> $4 \
-             LIMIT $5"
-        ))
-        .bind(short_from)
-        .bind(end)
-        .bind(start)
-        .bind(number.to_string())
-        .bind(MAX_CONFLICT_CANDIDATES)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(number, state, planned_start, planned_end, Json(doc))| {
+        // The windows first (index only), then their CIs.
+        let windows: Vec<(i64, String, String, DateTime<Utc>, DateTime<Utc>)> =
+            sqlx::query_as(sql!(
+                "SELECT id, number, state, planned_start, planned_end FROM changes \
+                 WHERE {ACTIVE_STATES_SQL} AND planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND number <> $4 \
+                 UNION ALL \
+                 SELECT id, number, state, planned_start, planned_end FROM changes \
+                 WHERE long_window AND {ACTIVE_STATES_SQL} AND planned_start < $1 AND planned_end > $3 AND number <> $4 \
+                 LIMIT $5"
+            ))
+            .bind(short_from)
+            .bind(end)
+            .bind(start)
+            .bind(number.to_string())
+            .bind(MAX_CONFLICT_CANDIDATES)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut cis: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+        for chunk in windows.chunks(500) {
+            let mut query = QueryBuilder::<Db>::new(
+                "SELECT change_id, ci_name FROM change_cis WHERE change_id IN (",
+            );
+            let mut ids = query.separated(", ");
+            for (id, ..) in chunk {
+                ids.push_bind(*id);
+            }
+            query.push(")");
+            let rows: Vec<(i64, String)> = query.build_query_as().fetch_all(&self.pool).await?;
+            for (id, ci) in rows {
+                cis.entry(id).or_default().push(ci);
+            }
+        }
+        windows
+            .into_iter()
+            .map(|(id, number, state, planned_start, planned_end)| {
                 Ok(PlannedChange {
                     number: parse("changes.number", &number)?,
                     state: parse("changes.state", &state)?,
-                    affected_cis: doc.affected_cis,
+                    affected_cis: cis.remove(&id).unwrap_or_default(),
                     planned_start,
                     planned_end,
                 })
