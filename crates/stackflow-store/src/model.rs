@@ -361,8 +361,6 @@ pub struct RiskHistory {
 pub struct PlannedChange {
     /// Its number.
     pub number: stackflow_core::ChangeNumber,
-    /// Its state.
-    pub state: stackflow_core::ChangeState,
     /// Its affected CIs.
     pub affected_cis: Vec<String>,
     /// Planned start.

@@ -20,6 +20,11 @@ const LOG_ORDER_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7710021)
 /// Taken first by every writer that updates conflict records on several
 /// changes, so two such writers never wait for each other's change rows.
 const CONFLICT_ORDER_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7710022)");
+/// Conflict detection's index hints: PostgreSQL's planner picks the
+/// partial window indexes by itself.
+const SHORT_WINDOW_INDEX: &str = "";
+/// Conflict detection's index for planned windows longer than a day.
+const LONG_WINDOW_INDEX: &str = "";
 /// Starts a read transaction whose statements all see one snapshot.
 const BEGIN_SNAPSHOT: Option<&str> = Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 /// PostgreSQL streams rows cheaply; read the snapshot row by row.

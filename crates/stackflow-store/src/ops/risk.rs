@@ -191,13 +191,13 @@ impl RiskStore for Repo {
         // Short windows: those starting at most LONG_WINDOW_DAYS before
         // this one (a bounded index range); long ones: their own index.
         let short_from = start - chrono::Duration::days(LONG_WINDOW_DAYS);
-        // The windows first (index only), then their CIs.
-        let windows: Vec<(i64, String, String, DateTime<Utc>, DateTime<Utc>)> =
+        // The windows first, from the covering index alone, then their CIs.
+        let windows: Vec<(i64, String, DateTime<Utc>, DateTime<Utc>)> =
             sqlx::query_as(sql!(
-                "SELECT id, number, state, planned_start, planned_end FROM changes \
+                "SELECT id, number, planned_start, planned_end FROM changes{SHORT_WINDOW_INDEX} \
                  WHERE {ACTIVE_STATES_SQL} AND planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND number <> $4 \
                  UNION ALL \
-                 SELECT id, number, state, planned_start, planned_end FROM changes \
+                 SELECT id, number, planned_start, planned_end FROM changes{LONG_WINDOW_INDEX} \
                  WHERE long_window AND {ACTIVE_STATES_SQL} AND planned_start < $1 AND planned_end > $3 AND number <> $4 \
                  LIMIT $5"
             ))
@@ -225,10 +225,9 @@ impl RiskStore for Repo {
         }
         windows
             .into_iter()
-            .map(|(id, number, state, planned_start, planned_end)| {
+            .map(|(id, number, planned_start, planned_end)| {
                 Ok(PlannedChange {
                     number: parse("changes.number", &number)?,
-                    state: parse("changes.state", &state)?,
                     affected_cis: cis.remove(&id).unwrap_or_default(),
                     planned_start,
                     planned_end,
