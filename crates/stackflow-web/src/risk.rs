@@ -45,6 +45,15 @@ pub async fn submit(
             .get_change(number)
             .await?
             .ok_or_else(|| AppError::not_found(format!("change {number} not found")))?;
+        if change.state != ChangeState::New {
+            // Refused by the state machine with its own rule; no point in
+            // assessing first.
+            let action = stackflow_core::Action::Submit;
+            return Ok(state
+                .store
+                .act_on_change(caller, number, expected_version, action)
+                .await?);
+        }
         let assessed = assess(state, &change, caller.now).await?;
         let counterparts: Vec<ChangeNumber> =
             assessed.counterparts.iter().map(|(n, _)| *n).collect();
