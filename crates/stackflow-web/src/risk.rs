@@ -18,7 +18,8 @@ use stackflow_core::risk::{self, RiskInputs};
 use stackflow_core::windows::{self, WindowFit};
 use stackflow_core::{Actor, Change, ChangeNumber, ChangeState, ChangeType, Channel, Role};
 use stackflow_store::{
-    Assessed, Caller, ChangeFilter, PageRequest, PlannedChange, RiskHistoryQuery, StoreError,
+    Assessed, Caller, ChangeFilter, PageRequest, PlannedChange, RiskHistory, RiskHistoryQuery,
+    StoreError,
 };
 
 /// How often an assessment is retried when the change moved meanwhile.
@@ -90,16 +91,26 @@ pub async fn assess(
         }
         _ => Vec::new(),
     };
-    let history = state
-        .store
-        .risk_history(&RiskHistoryQuery {
-            number: change.number,
-            assignment_group: change.assignment_group.clone(),
-            template: change.template.clone(),
-            cis: change.affected_cis.clone(),
-            now,
-        })
-        .await?;
+    // A standard change is pre-approved by its template: not scored, but
+    // its window still conflicts like any other.
+    let scored = change.change_type != ChangeType::Standard;
+    let history = if scored {
+        state
+            .store
+            .risk_history(&RiskHistoryQuery {
+                number: change.number,
+                assignment_group: change.assignment_group.clone(),
+                template: change.template.clone(),
+                cis: change.affected_cis.clone(),
+                now,
+            })
+            .await?
+    } else {
+        RiskHistory {
+            group: None,
+            similar_failures: 0,
+        }
+    };
     state.impact.refresh_for_query().await;
     let view = state
         .impact
@@ -152,9 +163,6 @@ pub async fn assess(
         similar_change_failures: history.similar_failures,
         conflicts: u32::try_from(conflicts.len()).unwrap_or(u32::MAX),
     };
-    // A standard change is pre-approved by its template: not scored, but
-    // its window still conflicts like any other.
-    let scored = change.change_type != ChangeType::Standard;
     Ok(Assessed {
         based_on_version: change.version,
         risk: scored.then(|| risk::assess(&inputs, &state.risk_policy, now)),

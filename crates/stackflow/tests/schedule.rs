@@ -2,41 +2,11 @@
 //! the default calendar, setting one from a file (and being refused with
 //! the bad field named), adding and listing windows.
 
+mod common;
+
+use common::{TempDir, stackflow};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_stackflow");
-
-/// A fresh directory, removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("stackflow-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Runs `stackflow --db sqlite://<db> ARGS…`.
-fn stackflow(db: &Path, args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .arg("--db")
-        .arg(format!("sqlite://{}", db.display()))
-        .args(args)
-        .env_remove("STACKFLOW_DATABASE_URL")
-        .env_remove("STACKFLOW_CONFIG")
-        .output()
-        .expect("run stackflow")
-}
+use std::path::Path;
 
 /// Runs a command that must succeed and parses its stdout as JSON.
 #[track_caller]
