@@ -9,6 +9,7 @@
 //! `docs/adr/0001-one-store-two-backends.md`.
 
 mod error;
+mod jobs;
 mod model;
 mod postgres;
 mod secret;
@@ -17,6 +18,7 @@ pub mod testing;
 pub mod transfer;
 
 pub use error::{Result, StoreError};
+pub use jobs::{Job, JobKind, NewJob};
 pub use model::*;
 
 use async_trait::async_trait;
@@ -52,6 +54,7 @@ pub trait Store:
     + CalendarStore
     + BenchmarkStore
     + ScheduleStore
+    + JobStore
     + Send
     + Sync
     + 'static
@@ -338,11 +341,48 @@ pub trait ScheduleStore: Send + Sync {
     ) -> Result<ScheduledChanges>;
 }
 
+/// Durable background work (see `docs/jobs.md`): requested inside the
+/// business transaction that implies it, claimed by one worker at a time
+/// with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer
+/// on SQLite), deleted when done.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Requests a job on its own. Coalesces with a pending job of the same
+    /// kind and key: that one then runs no later than either asked, with
+    /// this payload, and once more if a worker is running it now.
+    async fn request_job(&self, job: &NewJob, now: chrono::DateTime<chrono::Utc>) -> Result<()>;
+    /// Leases up to `limit` jobs due at `now` to `worker` until `now +
+    /// lease`, oldest due first. A job whose lease ran out (its worker
+    /// died) is due again.
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+    /// A claimed job ran: deleted, unless it was requested again while it
+    /// ran, in which case it is released to run once more. `false` when
+    /// `worker` no longer held it (its lease ran out and another took it).
+    async fn complete_job(&self, job: &Job, worker: &str) -> Result<bool>;
+    /// A claimed job failed: released to run again at `retry_at` (or at
+    /// once, if it was requested again meanwhile), keeping the error.
+    async fn fail_job(
+        &self,
+        job: &Job,
+        worker: &str,
+        error: &str,
+        retry_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()>;
+    /// Every job not yet done, by due time: for `stackflow check` and tests.
+    async fn pending_jobs(&self) -> Result<Vec<Job>>;
+}
+
 /// The traits to import for calling store operations.
 pub mod prelude {
     pub use crate::{
-        BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore,
-        RiskStore, ScheduleStore, Store, TaskStore,
+        BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, JobStore,
+        PeopleStore, RiskStore, ScheduleStore, Store, TaskStore,
     };
 }
 

@@ -11,6 +11,8 @@ type Db = sqlx::Postgres;
 const BACKEND: crate::Backend = crate::Backend::Postgres;
 const BEGIN_WRITE: Option<&str> = None;
 const FOR_UPDATE: &str = " FOR UPDATE";
+/// Claims due jobs without waiting for rows another worker is claiming.
+const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 /// Locks rows read to check a reference against a concurrent delete.
 const FOR_SHARE: &str = " FOR SHARE";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -174,4 +176,5 @@ include!("ops/tasks.rs");
 include!("ops/schedule.rs");
 include!("ops/bench.rs");
 include!("ops/timeline.rs");
+include!("ops/jobs.rs");
 include!("ops/tests.rs");

@@ -13,6 +13,8 @@ const BACKEND: crate::Backend = crate::Backend::Sqlite;
 const BEGIN_WRITE: Option<&str> = Some("BEGIN IMMEDIATE");
 /// SQLite locks the whole database for a writer; rows need no lock clause.
 const FOR_UPDATE: &str = "";
+/// Job claims run on the single writer, one at a time: nothing to skip.
+const SKIP_LOCKED: &str = "";
 /// Locks rows read to check a reference against a concurrent delete.
 const FOR_SHARE: &str = "";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -193,4 +195,5 @@ include!("ops/tasks.rs");
 include!("ops/schedule.rs");
 include!("ops/bench.rs");
 include!("ops/timeline.rs");
+include!("ops/jobs.rs");
 include!("ops/tests.rs");

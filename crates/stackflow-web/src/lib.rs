@@ -10,6 +10,7 @@ pub mod clock;
 pub mod extract;
 pub mod health;
 pub mod impact;
+pub mod jobs;
 pub mod pagination;
 pub mod problem;
 pub mod risk;

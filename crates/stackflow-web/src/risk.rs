@@ -32,8 +32,8 @@ pub fn system_caller(now: DateTime<Utc>) -> Caller {
 
 /// Submits a change. Normal and emergency changes are risk-assessed first,
 /// every change is checked for conflicts, and all of it is recorded with
-/// the submission in one transaction; changes it conflicts with that await
-/// approval are then reassessed.
+/// the submission in one transaction, together with a `risk.reassess` job
+/// for each change awaiting approval whose conflicts it flagged.
 pub async fn submit(
     state: &AppState,
     caller: &Caller,
@@ -56,8 +56,6 @@ pub async fn submit(
                 .await?);
         }
         let assessed = assess(state, &change, caller.now).await?;
-        let counterparts: Vec<ChangeNumber> =
-            assessed.counterparts.iter().map(|(n, _)| *n).collect();
         match state
             .store
             .submit_assessed(caller, number, expected_version, assessed)
@@ -65,10 +63,7 @@ pub async fn submit(
         {
             Err(StoreError::AssessmentOutdated(_)) if attempt < ATTEMPTS => continue,
             Err(e) => return Err(e.into()),
-            Ok(submitted) => {
-                reassess_numbers(state, &counterparts, caller.now).await;
-                return Ok(submitted);
-            }
+            Ok(submitted) => return Ok(submitted),
         }
     }
     unreachable!("the last attempt returns")
@@ -256,30 +251,27 @@ pub async fn reassess_after_cmdb_change(state: &AppState) {
     reassess_numbers(state, &affected, state.clock.now()).await;
 }
 
-/// After `change` stopped being active (withdrawn, rejected, implemented),
-/// reassesses the changes it conflicted with that await approval: their
-/// conflicts were cleared, so their scores drop.
-pub async fn after_leaving_active(state: &AppState, before: &Change, after: &Change) {
-    if !conflict::is_active(before.state) || conflict::is_active(after.state) {
-        return;
-    }
-    let others: Vec<ChangeNumber> = before.conflicts.iter().filter_map(|c| c.change).collect();
-    reassess_numbers(state, &others, state.clock.now()).await;
-}
-
 /// Reassesses the named changes that await approval, logging failures.
 async fn reassess_numbers(state: &AppState, numbers: &[ChangeNumber], now: DateTime<Utc>) {
     for &number in numbers {
-        let outcome = match state.store.get_change(number).await {
-            Ok(Some(change)) if ChangeState::AWAITING_APPROVAL.contains(&change.state) => {
-                reassess(state, change, now).await.map(|_| ())
-            }
-            Ok(_) => Ok(()),
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = outcome {
-            tracing::error!(error = ?e, %number, "reassessing a conflicting change failed");
+        if let Err(e) = reassess_number(state, number, now).await {
+            tracing::error!(error = ?e, %number, "reassessing a change failed");
         }
+    }
+}
+
+/// Reassesses one change if it still awaits approval (the `risk.reassess`
+/// job); a change that moved on, or is gone, needs nothing.
+pub async fn reassess_number(
+    state: &AppState,
+    number: ChangeNumber,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    match state.store.get_change(number).await? {
+        Some(change) if ChangeState::AWAITING_APPROVAL.contains(&change.state) => {
+            reassess(state, change, now).await.map(|_| ())
+        }
+        _ => Ok(()),
     }
 }
 

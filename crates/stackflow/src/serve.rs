@@ -33,6 +33,11 @@ async fn prune_cmdb_log(store: Arc<dyn Store>) {
     }
 }
 
+/// How often the job worker looks for due jobs: a reassessment requested
+/// by a write runs within about this long, a timer this long after it is
+/// due.
+const JOB_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How often CMDB changes that reached this instance's index from other
 /// instances are checked against the changes awaiting approval.
 const REASSESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -67,6 +72,7 @@ pub async fn serve(
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     let _pruner = tokio::spawn(prune_cmdb_log(store.clone()));
     let _reassessor = tokio::spawn(reassess_after_other_instances(state.clone()));
+    let _jobs = stackflow_web::jobs::spawn_worker(state.clone(), JOB_POLL_INTERVAL);
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

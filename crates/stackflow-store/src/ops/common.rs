@@ -11,8 +11,9 @@ use crate::transfer::{
     RejectedRow, RelationshipRecord, RowRef,
 };
 use crate::{
-    BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, PeopleStore, Result,
-    RiskStore, ScheduleStore, Store, StoreError, TaskStore, secret,
+    BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, Job, JobKind,
+    JobStore, NewJob, PeopleStore, Result, RiskStore, ScheduleStore, Store, StoreError, TaskStore,
+    secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -43,8 +43,8 @@ async fn insert_assessment(
 /// Brings the records other changes hold about `number` in line with
 /// `wanted`: each listed change gets (or keeps) its record, and a change
 /// that held one in `previous` but is no longer listed loses it. Inactive
-/// changes get nothing new. Each change touched gets a new version and an
-/// audit event.
+/// changes get nothing new. Each change touched gets a new version, an
+/// audit event and, while it awaits approval, a `risk.reassess` job.
 async fn sync_counterparts(
     tx: &mut Tx,
     by: &Caller,
@@ -84,6 +84,12 @@ async fn sync_counterparts(
         after.version = before.version + 1;
         after.updated_at = by.now;
         save_change(tx, id, &before, &after).await?;
+        if ChangeState::AWAITING_APPROVAL.contains(&after.state) {
+            // Its conflicts moved, so its score may: reassessed by the job
+            // worker, after this commits (and even if this process dies).
+            let job = NewJob::new(JobKind::RiskReassess, other.to_string(), by.now);
+            request_job_in(tx, &job, by.now).await?;
+        }
         let action = if record.is_some() {
             "change.conflict_flagged"
         } else {

@@ -77,22 +77,12 @@ async fn act(
     action: Action,
 ) -> ApiResult<(HeaderMap, Json<Change>)> {
     let number = change_number(number)?;
-    // Withdrawing, rejecting or completing a change ends its conflicts.
-    let may_end_conflicts = matches!(
-        action,
-        Action::Cancel { .. } | Action::Vote { .. } | Action::Complete
-    );
-    let before = match may_end_conflicts {
-        true => state.store.get_change(number).await?,
-        false => None,
-    };
+    // Withdrawing, rejecting or completing a change ends its conflicts; the
+    // store clears them and requests the other changes' reassessment.
     let change = state
         .store
         .act_on_change(caller, number, expected, action)
         .await?;
-    if let Some(before) = &before {
-        crate::risk::after_leaving_active(state, before, &change).await;
-    }
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, etag(&change));
     Ok((headers, Json(change)))

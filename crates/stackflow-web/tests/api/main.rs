@@ -18,6 +18,7 @@ mod concurrency;
 mod impact;
 mod import;
 mod input;
+mod jobs;
 mod lifecycle;
 mod pagination;
 mod people;

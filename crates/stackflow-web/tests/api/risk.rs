@@ -223,7 +223,13 @@ backend_test!(
         );
         assert_eq!(submitted["risk_assessment"]["factors"]["conflicts"], 1);
 
-        // Flagged on the first change too, which is reassessed with it.
+        // Flagged on the first change too, in the same transaction; the
+        // first is reassessed by the job that submission requested.
+        let flagged = app.change(&first).await;
+        assert_eq!(flagged["conflicts"][0]["change"], second.as_str());
+        assert_eq!(flagged["risk_assessment"]["factors"]["conflicts"], 0);
+        assert_eq!(app.run_jobs().await, 1);
+        assert_eq!(app.run_jobs().await, 0, "a job runs once");
         let earlier = app.change(&first).await;
         let theirs = earlier["conflicts"].as_array().expect("conflicts");
         assert_eq!(theirs.len(), 1);
@@ -264,6 +270,7 @@ backend_test!(
         )
         .await
         .expect(StatusCode::OK);
+        assert_eq!(app.run_jobs().await, 1);
         let cleared = app.change(&first).await;
         assert_eq!(cleared["conflicts"], json!([]));
         assert_eq!(cleared["risk_assessment"]["factors"]["conflicts"], 0);
@@ -309,6 +316,11 @@ backend_test!(the_same_ci_at_the_same_time_conflicts, |app| async move {
 
     // A rejection sends the second back to `new`: it stops conflicting.
     app.reject(&second, "ivan").await;
+    // Three writes moved the first change's conflicts (the second's
+    // submission, the standard change's, the rejection): one coalesced
+    // job for it, and one for the second (flagged by the standard change),
+    // which no longer awaits approval and needs nothing.
+    assert_eq!(app.run_jobs().await, 2);
     let first_now = app.change(&first).await;
     let remaining = first_now["conflicts"].as_array().expect("conflicts");
     assert_eq!(remaining.len(), 1);

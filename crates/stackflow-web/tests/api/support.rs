@@ -85,6 +85,8 @@ where
 #[derive(Clone)]
 pub struct TestApp {
     router: Router,
+    /// The state behind the router, for running its background jobs.
+    state: AppState,
     /// The clock every handler reads; move it with `advance`/`set`.
     pub clock: Arc<ManualClock>,
     /// The store behind the router, for what the API does not expose (the
@@ -104,7 +106,8 @@ impl TestApp {
             .expect("build the impact index")
             .with_public_url(PUBLIC_URL);
         TestApp {
-            router: router(state),
+            router: router(state.clone()),
+            state,
             clock,
             store,
             tokens: Arc::new(tokens),
@@ -124,10 +127,19 @@ impl TestApp {
             .expect("build the second impact index")
             .with_public_url(PUBLIC_URL);
         TestApp {
-            router: router(state),
+            router: router(state.clone()),
+            state,
             store,
             ..self.clone()
         }
+    }
+
+    /// Runs the background jobs due at the test clock's time, as the
+    /// worker inside `serve` would; returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        stackflow_web::jobs::run_due(&self.state, "test-worker")
+            .await
+            .expect("run due jobs")
     }
 
     /// The test clock's current time.
