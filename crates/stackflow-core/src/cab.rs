@@ -16,6 +16,7 @@ mod meetings;
 mod outcome;
 mod schedule;
 mod text;
+mod validate;
 
 pub use agenda::{Agenda, AgendaCandidate, AgendaItem, AgendaVote, build_agenda, cab_stage_index};
 pub use meetings::{

@@ -109,12 +109,14 @@ pub fn meeting_by_id(schedule: &MeetingSchedule, id: &str) -> Option<Meeting> {
 }
 
 /// The meeting a change that reached `authorize` at `reached_authorize_at`
-/// goes on: the first whose agenda cut-off is at or after that instant.
+/// goes on: the first whose agenda cut-off is at or after that instant
+/// (none once the recurrence has ended).
 pub fn next_meeting_for(
     schedule: &MeetingSchedule,
     reached_authorize_at: DateTime<Utc>,
 ) -> Option<Meeting> {
-    let earliest_start = reached_authorize_at + schedule.agenda_cutoff();
+    // Past the end of time there is no meeting (rather than a panic).
+    let earliest_start = reached_authorize_at.checked_add_signed(schedule.agenda_cutoff())?;
     first_meeting(schedule, |start| start >= earliest_start)
 }
 
