@@ -12,11 +12,13 @@ pub const PLAN_PREVIEW_LINES: usize = 3;
 /// Most characters of one plan line the text shows.
 pub const PLAN_PREVIEW_CHARS: usize = 160;
 
-/// Renders the agenda. With `public_url` (the portal's base URL) each item
-/// and the meeting get a link.
+/// Renders the agenda. With a non-blank `public_url` (the portal's base
+/// URL) the meeting and each item get a link.
 pub fn agenda_text(agenda: &Agenda, public_url: Option<&str>) -> String {
     let meeting = &agenda.meeting;
-    let base = public_url.map(|url| url.trim().trim_end_matches('/'));
+    let base = public_url
+        .map(|url| url.trim().trim_end_matches('/'))
+        .filter(|url| !url.is_empty());
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = writeln!(out, "CAB meeting {}", meeting.id);

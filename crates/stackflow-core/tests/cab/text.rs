@@ -71,6 +71,11 @@ fn long_plans_are_shortened_and_missing_facts_said() {
         }],
     );
     let text = agenda_text(&agenda, None);
+    assert_eq!(
+        agenda_text(&agenda, Some(" / ")),
+        text,
+        "a blank URL gives no links"
+    );
     assert!(
         text.contains(&format!(
             "     {}…\n     b\n     c\n     … (2 more lines)\n",
