@@ -9,6 +9,7 @@
 
 pub mod approval;
 pub mod business_calendar;
+pub mod cab;
 pub mod calendar;
 pub mod change;
 pub mod cmdb;
@@ -28,6 +29,9 @@ pub mod windows;
 
 pub use approval::{ApprovalPlan, ApprovalRecord, Lane, LaneRule, Stage, StageOutcome, Vote};
 pub use business_calendar::{BusinessCalendar, CalendarDocument};
+pub use cab::{
+    Agenda, AgendaItem, CabOutcome, CabSchedule, Meeting, MeetingSchedule, OutcomeEffect,
+};
 pub use change::Template;
 pub use change::{Change, ChangeDraft, ChangePatch, PirRecord, PirState, Rejection};
 pub use directory::{Actor, Directory, GroupInfo};

@@ -167,8 +167,13 @@ impl ChangeWindow {
     }
 }
 
-/// The recurrence set of a rule, started at `start` in `time_zone`.
-fn rule_set(rule: &str, time_zone: &str, start: DateTime<Utc>) -> Result<rrule::RRuleSet, String> {
+/// The recurrence set of a rule, started at `start` in `time_zone`: the
+/// one expansion shared by windows and CAB meetings.
+pub(crate) fn rule_set(
+    rule: &str,
+    time_zone: &str,
+    start: DateTime<Utc>,
+) -> Result<rrule::RRuleSet, String> {
     let tz: chrono_tz::Tz = time_zone
         .parse()
         .map_err(|_| format!("unknown time zone `{time_zone}`"))?;
