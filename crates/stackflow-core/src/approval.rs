@@ -1,9 +1,9 @@
 //! Approval plans and their evaluation.
 //!
 //! A plan is data: stages run in sequence, lanes inside a stage in parallel,
-//! each lane with its approvers and its rule. The built-in policy below is the
-//! first source of plans; configurable workflow documents replace it later
-//! without touching the evaluator or the lifecycle.
+//! each lane with its approvers and its rule. Plans come from the built-in
+//! policy below or from a workflow document (`crate::workflow::resolve_plan`);
+//! the evaluator only ever sees plans.
 
 use crate::directory::Directory;
 use crate::enums::{ApprovalStatus, ChangeState, ChangeType, Channel, Decision, GroupKind};

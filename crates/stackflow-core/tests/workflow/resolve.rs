@@ -157,3 +157,29 @@ fn segregation_of_duties_refuses_lanes_only_the_requester_could_approve() {
     let err = resolve_plan(&dangling, &facts(ChangeType::Normal, "bob"), &directory()).unwrap_err();
     assert_eq!(conflict_rule(err), "approval_group_missing");
 }
+
+#[test]
+fn plans_stored_before_workflows_existed_still_parse() {
+    let old = serde_json::json!({
+        "source": "built-in policy",
+        "stages": [{
+            "name": "ECAB authorisation",
+            "state": "authorize",
+            "lanes": [{"name": "ECAB", "approvers": {"group": "ECAB"}, "rule": {"quorum": 2}}]
+        }]
+    });
+    let plan: ApprovalPlan = serde_json::from_value(old.clone()).expect("an old plan parses");
+    assert_eq!(plan.workflow, None);
+    assert_eq!(
+        serde_json::to_value(&plan).unwrap(),
+        old,
+        "and is written back unchanged"
+    );
+    let workflow = stored(yaml(THREE_STAGES));
+    let new = resolve_plan(&workflow, &facts(ChangeType::Normal, "alice"), &directory()).unwrap();
+    let text = serde_json::to_value(&new).unwrap();
+    assert_eq!(
+        text["workflow"],
+        serde_json::json!({"name": "three", "version": 1})
+    );
+}
