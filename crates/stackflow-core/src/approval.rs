@@ -1,9 +1,9 @@
 //! Approval plans and their evaluation.
 //!
 //! A plan is data: stages run in sequence, lanes inside a stage in parallel,
-//! each lane with its approvers and its rule. The built-in policy below is the
-//! first source of plans; configurable workflow documents replace it later
-//! without touching the evaluator or the lifecycle.
+//! each lane with its approvers and its rule. Plans come from the built-in
+//! policy below or from a workflow document (`crate::workflow::resolve_plan`);
+//! the evaluator only ever sees plans.
 
 use crate::directory::Directory;
 use crate::enums::{ApprovalStatus, ChangeState, ChangeType, Channel, Decision, GroupKind};
@@ -31,8 +31,13 @@ pub enum LaneRule {
 pub enum Approvers {
     /// The current members of a group (membership is read at every vote).
     Group(String),
-    /// Named users.
+    /// Named users, fixed when the round opened (named in a workflow, or the
+    /// holders of a role at that moment).
     Users(Vec<String>),
+    /// The current members of several groups together, e.g. the owner groups
+    /// of a change's affected CIs (membership is read at every vote, as for
+    /// one group).
+    Groups(Vec<String>),
 }
 
 /// Parallel approval track inside a stage.
@@ -57,12 +62,26 @@ pub struct Stage {
     pub lanes: Vec<Lane>,
 }
 
+/// Which version of which workflow document produced a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WorkflowRef {
+    /// The workflow's name.
+    pub name: String,
+    /// The stored version of its document.
+    pub version: u32,
+}
+
 /// The stages a change's approval round runs through, frozen on the change
 /// when it is submitted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApprovalPlan {
-    /// Where the plan came from (the built-in policy, later a workflow version).
+    /// Where the plan came from, for people: `built-in policy` or
+    /// `workflow normal-default v3`.
     pub source: String,
+    /// The workflow version that produced the plan; `None` for the built-in
+    /// policy (and for plans stored before workflows existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowRef>,
     /// Stages in order.
     pub stages: Vec<Stage>,
 }
@@ -149,6 +168,10 @@ impl Lane {
         let mut people: Vec<String> = match &self.approvers {
             Approvers::Group(name) => directory.members(name).to_vec(),
             Approvers::Users(names) => names.clone(),
+            Approvers::Groups(names) => names
+                .iter()
+                .flat_map(|name| directory.members(name).iter().cloned())
+                .collect(),
         };
         people.retain(|p| p != requester);
         people.sort();
@@ -449,6 +472,7 @@ pub fn builtin_plan(
     }
     Ok(ApprovalPlan {
         source: "built-in policy".to_owned(),
+        workflow: None,
         stages,
     })
 }

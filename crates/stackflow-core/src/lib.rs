@@ -26,8 +26,11 @@ pub mod risk;
 pub mod task;
 pub mod validate;
 pub mod windows;
+pub mod workflow;
 
-pub use approval::{ApprovalPlan, ApprovalRecord, Lane, LaneRule, Stage, StageOutcome, Vote};
+pub use approval::{
+    ApprovalPlan, ApprovalRecord, Approvers, Lane, LaneRule, Stage, StageOutcome, Vote, WorkflowRef,
+};
 pub use business_calendar::{BusinessCalendar, CalendarDocument};
 pub use cab::{
     Agenda, AgendaItem, CabOutcome, CabSchedule, Meeting, MeetingSchedule, OutcomeEffect,
@@ -43,3 +46,4 @@ pub use errors::{FieldError, Refusal};
 pub use lifecycle::{Action, Context, Notification, Transition, decide};
 pub use number::ChangeNumber;
 pub use windows::{ChangeWindow, NewWindow, Occurrence, WindowFit, WindowScope};
+pub use workflow::{ChangeFacts, SelectedWorkflow, Workflow, WorkflowDocument};

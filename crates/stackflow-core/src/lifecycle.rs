@@ -12,6 +12,7 @@
 //! transition causes; the store persists the result in one transaction.
 
 use crate::approval::{StageOutcome, Vote, builtin_plan};
+use crate::business_calendar::BusinessCalendar;
 use crate::calendar::add_business_days;
 use crate::change::MAX_TEXT;
 use crate::change::{Change, ChangePatch, PirRecord, Rejection};
@@ -20,6 +21,7 @@ use crate::enums::{
     ApprovalStatus, ChangeState, ChangeType, Channel, CloseCode, Decision, ObjectivesMet, Role,
 };
 use crate::errors::{FieldError, Refusal};
+use crate::workflow::{ChangeFacts, SelectedWorkflow, approval_due_at, resolve_plan};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
@@ -93,6 +95,12 @@ pub struct Context<'a> {
     pub channel: Channel,
     /// The time of the decision.
     pub now: DateTime<Utc>,
+    /// On submit: the workflow selected for the change, with its facts;
+    /// `None` plans the round with the built-in policy.
+    pub workflow: Option<&'a SelectedWorkflow>,
+    /// The business calendar for the approval SLA; `None` keeps the
+    /// Monday–Friday UTC count for workflows without an SLA of their own.
+    pub calendar: Option<&'a BusinessCalendar>,
 }
 
 /// A message that a transition implies, written to the outbox with it.
@@ -325,12 +333,28 @@ fn submit(
         ));
         return Ok(());
     }
-    let plan = builtin_plan(
-        change.change_type,
-        change.assignment_group.as_deref(),
-        &change.requested_by,
-        ctx.directory,
-    )?;
+    let (plan, sla) = match ctx.workflow {
+        Some(selected) => {
+            // The change itself is the authority on these facts.
+            let facts = ChangeFacts {
+                change_type: change.change_type,
+                requester: change.requested_by.clone(),
+                assignment_group: change.assignment_group.clone(),
+                ..selected.facts.clone()
+            };
+            let plan = resolve_plan(&selected.workflow, &facts, ctx.directory)?;
+            (plan, selected.workflow.document.sla)
+        }
+        None => {
+            let plan = builtin_plan(
+                change.change_type,
+                change.assignment_group.as_deref(),
+                &change.requested_by,
+                ctx.directory,
+            )?;
+            (plan, None)
+        }
+    };
     let first = plan.stages.first().ok_or_else(|| {
         Refusal::conflict(
             "approval_plan_empty",
@@ -345,9 +369,20 @@ fn submit(
     next.approval.requested_at = Some(ctx.now);
     next.approval.decided_at = None;
     next.approval.sla_breached = false;
-    next.approval.due_at = Some(match change.change_type {
-        ChangeType::Emergency => ctx.now + Duration::hours(EMERGENCY_APPROVAL_HOURS),
-        _ => add_business_days(ctx.now, NORMAL_APPROVAL_BUSINESS_DAYS),
+    next.approval.due_at = Some(match (ctx.calendar, sla) {
+        (Some(calendar), _) => approval_due_at(sla, change.change_type, ctx.now, calendar),
+        (None, Some(_)) => approval_due_at(
+            sla,
+            change.change_type,
+            ctx.now,
+            &BusinessCalendar::default_calendar(),
+        ),
+        // No calendar configured and no SLA of the workflow's own: the
+        // count every change had before calendars existed.
+        (None, None) => match change.change_type {
+            ChangeType::Emergency => ctx.now + Duration::hours(EMERGENCY_APPROVAL_HOURS),
+            _ => add_business_days(ctx.now, NORMAL_APPROVAL_BUSINESS_DAYS),
+        },
     });
     let stage_name = first.name.clone();
     next.approval.plan = Some(plan);

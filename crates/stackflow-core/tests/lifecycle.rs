@@ -190,6 +190,8 @@ impl World {
             pending_tasks: self.pending_tasks,
             channel: Channel::Api,
             now: self.now,
+            workflow: None,
+            calendar: None,
         };
         decide(&self.change, action, actor, &ctx)
     }

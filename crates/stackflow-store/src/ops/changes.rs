@@ -250,6 +250,8 @@ async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
             pending_tasks: 0,
             channel: by.channel,
             now: by.now,
+            workflow: None,
+            calendar: None,
         };
         if let Some(mut transition) = reevaluate(&change, &context) {
             settle_conflicts_on_leaving(tx, by, &change, &mut transition).await?;
@@ -277,6 +279,8 @@ async fn decide_in(
         pending_tasks: tasks.iter().filter(|t| t.state.is_pending()).count(),
         channel: by.channel,
         now: by.now,
+        workflow: None,
+        calendar: None,
     };
     Ok(decide(before, action, &by.actor, &context)?)
 }

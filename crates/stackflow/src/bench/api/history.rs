@@ -50,6 +50,8 @@ impl Path<'_> {
             pending_tasks: 0,
             channel: Channel::Api,
             now,
+            workflow: None,
+            calendar: None,
         };
         let transition = decide(&self.change, action, actor, &context)
             .map_err(|refusal| anyhow!("the core refused a seeded change: {refusal:?}"))?;
