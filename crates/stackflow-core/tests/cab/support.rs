@@ -62,6 +62,7 @@ pub fn change_on(n: u64, cab_date: DateTime<Utc>) -> Change {
     change.approval.current_stage = Some(1);
     change.approval.plan = Some(ApprovalPlan {
         source: "builtin".into(),
+        workflow: None,
         stages: vec![
             stage("Technical assessment", ChangeState::Assess, "dba"),
             stage("CAB authorisation", ChangeState::Authorize, "CAB"),
