@@ -107,6 +107,9 @@ pub struct PirState {
     pub due_at: Option<DateTime<Utc>>,
     /// The review, once recorded.
     pub review: Option<PirRecord>,
+    /// When the overdue review was escalated to the change managers (once).
+    #[serde(default)]
+    pub escalated_at: Option<DateTime<Utc>>,
 }
 
 /// A recorded post-implementation review.

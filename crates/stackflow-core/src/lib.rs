@@ -17,6 +17,7 @@ pub mod conflict;
 pub mod directory;
 pub mod enums;
 pub mod errors;
+pub mod escalation;
 pub mod graph;
 pub mod impact;
 pub mod lifecycle;

@@ -708,7 +708,7 @@ fn approval_requested(change: &Change, stage: &str, approvers: Vec<String>) -> N
     note
 }
 
-fn event(
+pub(crate) fn event(
     change: &Change,
     name: &'static str,
     topic: &'static str,

@@ -20,6 +20,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use stackflow_core::calendar::add_business_days;
+use stackflow_core::escalation;
 use stackflow_core::{
     Action, Actor, ApprovalStatus, Change, ChangeDraft, ChangeNumber, ChangePatch, ChangeState,
     ChangeType, Channel, CloseCode, Context, Decision, Directory, GroupInfo, GroupKind,
@@ -1672,5 +1673,70 @@ fn a_duplicated_vote_counts_once() {
         w.change.state,
         ChangeState::New,
         "one approval and one rejection of two ECAB members must reject"
+    );
+}
+
+// Escalations: the approval SLA and the overdue review fire once, only
+// while they still apply.
+
+#[test]
+fn an_open_round_past_its_due_time_breaches_once() {
+    let w = world_in(ChangeType::Normal, ChangeState::Assess);
+    let due = w.change.approval.due_at.expect("due");
+    let managers = vec!["mia".to_owned()];
+    let round = w.change.approval.round;
+    let early = escalation::breach_approval_sla(
+        &w.change,
+        round,
+        managers.clone(),
+        due - Duration::seconds(1),
+    );
+    assert!(early.is_none(), "not due yet");
+    let breached =
+        escalation::breach_approval_sla(&w.change, round, managers.clone(), due).expect("due now");
+    assert!(breached.change.approval.sla_breached);
+    assert_eq!(breached.change.version, w.change.version + 1);
+    assert_eq!(breached.audit_action, "change.sla_breached");
+    assert_eq!(breached.notifications[0].event, "change.sla_breached");
+    assert_eq!(breached.notifications[0].recipients, managers);
+    assert_eq!(
+        breached.notifications[0].data["stage"],
+        "Technical assessment"
+    );
+    // Fired again (a second timer, a retried job): nothing more.
+    assert!(
+        escalation::breach_approval_sla(&breached.change, round, managers.clone(), due).is_none()
+    );
+    // A timer of an earlier round does not touch this one.
+    assert!(escalation::breach_approval_sla(&w.change, round - 1, managers, due).is_none());
+}
+
+#[test]
+fn a_decided_round_does_not_breach() {
+    let w = world_in(ChangeType::Emergency, ChangeState::Scheduled);
+    let due = w.change.approval.due_at.expect("due");
+    let later = due + Duration::days(3);
+    let round = w.change.approval.round;
+    assert!(escalation::breach_approval_sla(&w.change, round, vec![], later).is_none());
+}
+
+#[test]
+fn an_overdue_review_is_escalated_once_and_a_recorded_one_never() {
+    let w = world_in(ChangeType::Normal, ChangeState::Review);
+    let due = w.change.pir.due_at.expect("review due");
+    assert!(
+        escalation::escalate_overdue_review(&w.change, vec![], due - Duration::seconds(1))
+            .is_none()
+    );
+    let escalated =
+        escalation::escalate_overdue_review(&w.change, vec!["mia".into()], due).expect("overdue");
+    assert_eq!(escalated.change.pir.escalated_at, Some(due));
+    assert_eq!(escalated.notifications[0].event, "change.review_overdue");
+    assert!(escalation::escalate_overdue_review(&escalated.change, vec![], due).is_none());
+    let closed = world_in(ChangeType::Normal, ChangeState::Closed);
+    let due = closed.change.pir.due_at.expect("review due");
+    assert!(
+        escalation::escalate_overdue_review(&closed.change, vec![], due + Duration::days(1))
+            .is_none()
     );
 }

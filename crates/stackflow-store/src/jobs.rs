@@ -13,16 +13,35 @@ pub enum JobKind {
     /// Reassess the risk of a change awaiting approval whose conflicts
     /// were flagged or cleared by another change's write.
     RiskReassess,
+    /// A timer at an approval round's due time: escalates the breach if
+    /// the round is still open.
+    ApprovalSla,
+    /// A timer at a post-implementation review's due time: escalates it
+    /// if it is still not recorded.
+    ReviewOverdue,
 }
 
 impl JobKind {
     /// Every kind, for listing.
-    pub const ALL: [JobKind; 1] = [JobKind::RiskReassess];
+    pub const ALL: [JobKind; 3] = [
+        JobKind::RiskReassess,
+        JobKind::ApprovalSla,
+        JobKind::ReviewOverdue,
+    ];
+
+    /// Timers act on a change and leave with their effect, in one
+    /// transaction (`JobStore::fire_timer`); the others are follow-ups
+    /// the worker completes after running them.
+    pub fn is_timer(self) -> bool {
+        matches!(self, JobKind::ApprovalSla | JobKind::ReviewOverdue)
+    }
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::RiskReassess => "risk.reassess",
+            JobKind::ApprovalSla => "approval.sla",
+            JobKind::ReviewOverdue => "review.overdue",
         }
     }
 }
@@ -95,4 +114,16 @@ pub struct Job {
     pub locked_by: Option<String>,
     /// Until when it is leased.
     pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// What firing a timer came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimerOutcome {
+    /// The timer ran and is gone, with its escalation (the change as
+    /// escalated) or without one (nothing was due any more).
+    Fired(Option<Box<stackflow_core::Change>>),
+    /// This worker no longer held the timer as it was claimed (its lease
+    /// ran out, or it was requested again): nothing was done, and the
+    /// worker completes it as any other job.
+    NotHeld,
 }

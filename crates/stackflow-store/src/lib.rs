@@ -18,7 +18,7 @@ pub mod testing;
 pub mod transfer;
 
 pub use error::{Result, StoreError};
-pub use jobs::{Job, JobKind, NewJob};
+pub use jobs::{Job, JobKind, NewJob, TimerOutcome};
 pub use model::*;
 
 use async_trait::async_trait;
@@ -376,6 +376,19 @@ pub trait JobStore: Send + Sync {
     ) -> Result<()>;
     /// Every job not yet done, by due time: for `stackflow check` and tests.
     async fn pending_jobs(&self) -> Result<Vec<Job>>;
+    /// Fires a claimed timer (`approval.sla`, `review.overdue`): in one
+    /// transaction, removes it and escalates its change if the escalation
+    /// still applies at `now` (`stackflow_core::escalation`), writing the
+    /// change, its audit event and the notification to the change managers.
+    /// So an escalation happens exactly once, however many workers claim
+    /// the timer and whenever they crash. A review timer that fires before
+    /// the review's (moved) due time is set again for it.
+    async fn fire_timer(
+        &self,
+        job: &Job,
+        worker: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<TimerOutcome>;
 }
 
 /// The traits to import for calling store operations.

@@ -9,7 +9,7 @@ use crate::AppState;
 use crate::problem::AppError;
 use chrono::{DateTime, Duration, Utc};
 use stackflow_core::ChangeNumber;
-use stackflow_store::{Job, JobKind};
+use stackflow_store::{Job, JobKind, TimerOutcome};
 use std::time::Duration as StdDuration;
 
 /// How long a claimed job is held before another worker may take it over;
@@ -48,6 +48,19 @@ pub async fn run_due(state: &AppState, worker: &str) -> Result<usize, AppError> 
         }
         for job in jobs {
             ran += 1;
+            if job.kind.as_ref().is_ok_and(|kind| kind.is_timer()) {
+                match state.store.fire_timer(&job, worker, now).await {
+                    Ok(TimerOutcome::Fired(_)) => continue,
+                    Ok(TimerOutcome::NotHeld) => {}
+                    Err(error) => {
+                        let message = format!("{error}");
+                        tracing::error!(job = job.id, key = %job.key, error = %message, "timer failed");
+                        let retry = retry_at(state.clock.now(), job.attempts);
+                        state.store.fail_job(&job, worker, &message, retry).await?;
+                        continue;
+                    }
+                }
+            }
             match run_one(state, &job).await {
                 Ok(()) => {
                     if !state.store.complete_job(&job, worker).await? {
@@ -76,6 +89,8 @@ async fn run_one(state: &AppState, job: &Job) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("{e:?}"))
         }
+        // Held no longer: released by `complete_job`, fired by its holder.
+        Ok(JobKind::ApprovalSla | JobKind::ReviewOverdue) => Ok(()),
         Err(unknown) => Err(format!("kind `{unknown}` is not known to this version")),
     }
 }

@@ -222,6 +222,7 @@ async fn persist_transition(
     for note in &transition.notifications {
         enqueue(tx, by.now, &key, note).await?;
     }
+    request_timers(tx, before, &after, by.now).await?;
     Ok(after)
 }
 
@@ -273,6 +274,12 @@ async fn decide_in(
     let directory = load_directory(tx).await?;
     let votes = load_votes(tx, id, Some(before.approval.round)).await?;
     let tasks = load_tasks(tx, id).await?;
+    // A submission opens an approval round, whose SLA counts business time
+    // in the organisation's calendar.
+    let calendar = match action {
+        Action::Submit => Some(calendar_in(tx).await?),
+        _ => None,
+    };
     let context = Context {
         directory: &directory,
         votes: &votes,
@@ -280,7 +287,7 @@ async fn decide_in(
         channel: by.channel,
         now: by.now,
         workflow: None,
-        calendar: None,
+        calendar: calendar.as_ref(),
     };
     Ok(decide(before, action, &by.actor, &context)?)
 }

@@ -13,7 +13,7 @@ use crate::transfer::{
 use crate::{
     BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, Job, JobKind,
     JobStore, NewJob, PeopleStore, Result, RiskStore, ScheduleStore, Store, StoreError, TaskStore,
-    secret,
+    TimerOutcome, secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -20,8 +20,18 @@ type JobRow = (
 );
 
 fn job_of(row: JobRow) -> Job {
-    let (id, kind, key, Json(payload), run_at, generation, attempts, last_error, locked_by, locked_until) =
-        row;
+    let (
+        id,
+        kind,
+        key,
+        Json(payload),
+        run_at,
+        generation,
+        attempts,
+        last_error,
+        locked_by,
+        locked_until,
+    ) = row;
     Job {
         id,
         kind: kind.parse::<JobKind>().map_err(|_| kind),
@@ -56,6 +66,73 @@ async fn request_job_in(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> Result
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Sets the timers a transition implies, in its transaction: the approval
+/// SLA of a round that just opened, and the review's due time when it was
+/// set or moved. Timers of rounds or due times that no longer apply stay
+/// and find nothing to do when they fire.
+async fn request_timers(
+    tx: &mut Tx,
+    before: &Change,
+    after: &Change,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let number = after.number.to_string();
+    let approval = &after.approval;
+    let round_opened = approval.status == stackflow_core::ApprovalStatus::Requested
+        && approval.round != before.approval.round;
+    if let (true, Some(due)) = (round_opened, approval.due_at) {
+        let job = NewJob {
+            kind: JobKind::ApprovalSla,
+            key: format!("{number}/{}", approval.round),
+            payload: serde_json::json!({"change": number, "round": approval.round}),
+            run_at: due,
+        };
+        request_job_in(tx, &job, now).await?;
+    }
+    if let Some(due) = after.pir.due_at
+        && after.pir.due_at != before.pir.due_at
+        && after.pir.review.is_none()
+    {
+        let job = NewJob {
+            kind: JobKind::ReviewOverdue,
+            key: number.clone(),
+            payload: serde_json::json!({"change": number}),
+            run_at: due,
+        };
+        request_job_in(tx, &job, now).await?;
+    }
+    Ok(())
+}
+
+/// Who hears of escalations: the members of every `change_management`
+/// group and every active user with the `change_manager` role.
+async fn change_managers(tx: &mut Tx) -> Result<Vec<String>> {
+    let mut people: Vec<String> = sqlx::query_scalar(
+        "SELECT u.username FROM users u WHERE u.active = $1 AND u.role = $2 \
+         UNION SELECT u.username FROM users u JOIN group_members m ON m.user_id = u.id \
+         JOIN groups g ON g.id = m.group_id WHERE u.active = $1 AND g.kind = $3",
+    )
+    .bind(true)
+    .bind(Role::ChangeManager.as_str())
+    .bind(stackflow_core::GroupKind::ChangeManagement.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    people.sort();
+    people.dedup();
+    Ok(people)
+}
+
+/// The change a timer is about, from its payload.
+fn timer_change(job: &Job) -> Result<(ChangeNumber, Option<u32>)> {
+    let number = job.payload["change"]
+        .as_str()
+        .ok_or_else(|| StoreError::Corrupt(format!("job {}: no change in the payload", job.id)))?;
+    let round = job.payload["round"]
+        .as_u64()
+        .and_then(|r| u32::try_from(r).ok());
+    Ok((parse("jobs.payload.change", number)?, round))
 }
 
 #[async_trait]
@@ -99,15 +176,14 @@ impl JobStore for Repo {
 
     async fn complete_job(&self, job: &Job, worker: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM jobs WHERE id = $1 AND generation = $2 AND locked_by = $3",
-        )
-        .bind(job.id)
-        .bind(job.generation)
-        .bind(worker.to_owned())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let deleted =
+            sqlx::query("DELETE FROM jobs WHERE id = $1 AND generation = $2 AND locked_by = $3")
+                .bind(job.id)
+                .bind(job.generation)
+                .bind(worker.to_owned())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         let held = deleted > 0
             || sqlx::query(
                 "UPDATE jobs SET locked_by = NULL, locked_until = NULL, last_error = NULL \
@@ -153,5 +229,77 @@ impl JobStore for Repo {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows.into_iter().map(job_of).collect())
+    }
+
+    async fn fire_timer(
+        &self,
+        job: &Job,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TimerOutcome> {
+        let (number, round) = timer_change(job)?;
+        let mut tx = self.begin_write().await?;
+        // First, and in the same transaction as the effect: only the worker
+        // holding this generation of the timer acts, and the timer leaves
+        // with the escalation, so no crash or second worker repeats it.
+        let held =
+            sqlx::query("DELETE FROM jobs WHERE id = $1 AND generation = $2 AND locked_by = $3")
+                .bind(job.id)
+                .bind(job.generation)
+                .bind(worker.to_owned())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if held == 0 {
+            return Ok(TimerOutcome::NotHeld);
+        }
+        let (id, before) = match load_change(&mut tx, number, true).await {
+            Ok(found) => found,
+            Err(StoreError::NotFound(_)) => {
+                tx.commit().await?;
+                return Ok(TimerOutcome::Fired(None));
+            }
+            Err(e) => return Err(e),
+        };
+        let managers = change_managers(&mut tx).await?;
+        let transition = match job.kind {
+            Ok(JobKind::ApprovalSla) => round.and_then(|round| {
+                stackflow_core::escalation::breach_approval_sla(&before, round, managers, now)
+            }),
+            Ok(JobKind::ReviewOverdue) => match before.pir.due_at {
+                // The due time moved later after this timer was set: set
+                // it again for the new time.
+                Some(due) if due > now && before.pir.review.is_none() => {
+                    let again = NewJob {
+                        kind: JobKind::ReviewOverdue,
+                        key: job.key.clone(),
+                        payload: job.payload.clone(),
+                        run_at: due,
+                    };
+                    request_job_in(&mut tx, &again, now).await?;
+                    None
+                }
+                _ => stackflow_core::escalation::escalate_overdue_review(&before, managers, now),
+            },
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "job {} is not a timer",
+                    job.id
+                )));
+            }
+        };
+        let escalated = match transition {
+            Some(transition) => {
+                let by = Caller::new(
+                    Actor::new("stackflow", Role::Admin),
+                    stackflow_core::Channel::System,
+                    now,
+                );
+                Some(persist_transition(&mut tx, &by, id, &before, transition).await?)
+            }
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(TimerOutcome::Fired(escalated.map(Box::new)))
     }
 }

@@ -5,6 +5,16 @@
 /// The audit key of the one business calendar.
 const CALENDAR_KEY: &str = "calendar";
 
+/// The business calendar as this transaction sees it (the default one
+/// until one is set).
+async fn calendar_in(tx: &mut Tx) -> Result<BusinessCalendar> {
+    let row: Option<Json<BusinessCalendar>> =
+        sqlx::query_scalar("SELECT doc FROM business_calendar WHERE id = 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(row.map_or_else(BusinessCalendar::default_calendar, |Json(c)| c))
+}
+
 #[async_trait]
 impl CalendarStore for Repo {
     async fn get_calendar(&self) -> Result<BusinessCalendar> {

@@ -25,5 +25,6 @@ mod people;
 mod refusals;
 mod risk;
 mod schedule;
+mod sla;
 mod versions;
 mod windows;
