@@ -1,6 +1,7 @@
 //! Who people are and which groups they belong to, as plain values.
 
 use crate::enums::{GroupKind, Role};
+use crate::errors::Refusal;
 use serde::{Deserialize, Serialize};
 
 /// The person acting, as the store resolved them from a token or the CLI.
@@ -69,5 +70,74 @@ impl Directory {
     /// Whether `username` is a member of `group`.
     pub fn is_member(&self, group: &str, username: &str) -> bool {
         self.members(group).iter().any(|m| m == username)
+    }
+
+    /// ECAB members who belong to no CAB group, as (ECAB group, member):
+    /// the ECAB is a subset of the CAB, so that an emergency approver is
+    /// someone the CAB already trusts with changes.
+    pub fn ecab_members_outside_cab(&self) -> Vec<(&str, &str)> {
+        let in_cab = |person: &str| {
+            self.groups
+                .iter()
+                .any(|g| g.kind == GroupKind::Cab && g.members.iter().any(|m| m == person))
+        };
+        self.groups
+            .iter()
+            .filter(|g| g.kind == GroupKind::Ecab)
+            .flat_map(|g| g.members.iter().map(move |m| (g.name.as_str(), m.as_str())))
+            .filter(|(_, member)| !in_cab(member))
+            .collect()
+    }
+
+    /// Refuses a directory where an ECAB member is in no CAB group, naming
+    /// them; checked after every change of groups.
+    pub fn check_ecab_within_cab(&self) -> Result<(), Refusal> {
+        let outside = self.ecab_members_outside_cab();
+        if outside.is_empty() {
+            return Ok(());
+        }
+        let named: Vec<String> = outside
+            .iter()
+            .map(|(ecab, member)| format!("{member} (in {ecab})"))
+            .collect();
+        Err(Refusal::invalid(
+            "members",
+            format!(
+                "ECAB members must also be CAB members: {} would be in no CAB group",
+                named.join(", ")
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str, kind: GroupKind, members: &[&str]) -> GroupInfo {
+        GroupInfo {
+            name: name.into(),
+            kind,
+            members: members.iter().map(|m| (*m).into()).collect(),
+        }
+    }
+
+    #[test]
+    fn ecab_members_must_sit_in_some_cab() {
+        let mut directory = Directory {
+            groups: vec![
+                group("CAB", GroupKind::Cab, &["bob", "carol"]),
+                group("night-cab", GroupKind::Cab, &["nina"]),
+                group("ECAB", GroupKind::Ecab, &["bob", "nina"]),
+            ],
+        };
+        assert!(directory.check_ecab_within_cab().is_ok());
+        directory.groups[2].members.push("olga".into());
+        assert_eq!(directory.ecab_members_outside_cab(), vec![("ECAB", "olga")]);
+        let Err(Refusal::Invalid(errors)) = directory.check_ecab_within_cab() else {
+            panic!("refused")
+        };
+        assert_eq!(errors[0].field, "members");
+        assert!(errors[0].message.contains("olga (in ECAB)"));
     }
 }

@@ -280,6 +280,7 @@ impl PeopleStore for Repo {
         .await
         .map_err(|e| map_unique(e, || format!("group `{}` already exists", group.name)))?;
         replace_members(&mut tx, id, &member_ids).await?;
+        load_directory(&mut tx).await?.check_ecab_within_cab()?;
         let (_, created) = load_group(&mut tx, &group.name, false)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{}`", group.name)))?;
@@ -309,6 +310,7 @@ impl PeopleStore for Repo {
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
         let member_ids = user_ids(&mut tx, "members", &members).await?;
         replace_members(&mut tx, id, &member_ids).await?;
+        load_directory(&mut tx).await?.check_ecab_within_cab()?;
         reevaluate_open_changes(&mut tx, by).await?;
         let (_, after) = load_group(&mut tx, name, false)
             .await?

@@ -197,3 +197,53 @@ backend_test!(people_manage_only_their_own_tokens, |app| async move {
         .invalid_fields();
     assert_eq!(errors[0].0, "expires_at");
 });
+
+backend_test!(the_ecab_stays_within_the_cab, |app| async move {
+    // olga is in no CAB: she cannot join the ECAB, nor found a new one.
+    let put = |group: &'static str, members: Value| {
+        let app = app.clone();
+        async move {
+            app.call(Method::PUT, &format!("/api/groups/{group}/members"))
+                .by("admin")
+                .json(&json!({"members": members}))
+                .send()
+                .await
+        }
+    };
+    let errors = put("ECAB", json!(["bob", "carol", "olga"]))
+        .await
+        .invalid_fields();
+    assert_eq!(errors[0].0, "members");
+    assert!(errors[0].1.contains("olga (in ECAB)"), "{errors:?}");
+    let errors = app
+        .post(
+            "/api/groups",
+            "admin",
+            json!({"name": "night-ecab", "kind": "ecab", "members": ["olga"]}),
+        )
+        .await
+        .invalid_fields();
+    assert!(errors[0].1.contains("olga"), "{errors:?}");
+    app.get("/api/groups/night-ecab", "admin")
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found");
+    // Taking bob out of the CAB would leave him in the ECAB alone.
+    let errors = put("CAB", json!(["carol", "dave", "erin"]))
+        .await
+        .invalid_fields();
+    assert!(errors[0].1.contains("bob (in ECAB)"), "{errors:?}");
+    assert_eq!(
+        app.get("/api/groups/CAB", "admin")
+            .await
+            .expect(StatusCode::OK)["members"],
+        json!(["bob", "carol", "dave", "erin"]),
+        "nothing changed"
+    );
+    // Once olga joins the CAB she may join the ECAB.
+    put("CAB", json!(["bob", "carol", "dave", "erin", "olga"]))
+        .await
+        .expect(StatusCode::OK);
+    put("ECAB", json!(["bob", "carol", "olga"]))
+        .await
+        .expect(StatusCode::OK);
+});
