@@ -20,8 +20,18 @@ type JobRow = (
 );
 
 fn job_of(row: JobRow) -> Job {
-    let (id, kind, key, Json(payload), run_at, generation, attempts, last_error, locked_by, locked_until) =
-        row;
+    let (
+        id,
+        kind,
+        key,
+        Json(payload),
+        run_at,
+        generation,
+        attempts,
+        last_error,
+        locked_by,
+        locked_until,
+    ) = row;
     Job {
         id,
         kind: kind.parse::<JobKind>().map_err(|_| kind),
@@ -99,15 +109,14 @@ impl JobStore for Repo {
 
     async fn complete_job(&self, job: &Job, worker: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM jobs WHERE id = $1 AND generation = $2 AND locked_by = $3",
-        )
-        .bind(job.id)
-        .bind(job.generation)
-        .bind(worker.to_owned())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let deleted =
+            sqlx::query("DELETE FROM jobs WHERE id = $1 AND generation = $2 AND locked_by = $3")
+                .bind(job.id)
+                .bind(job.generation)
+                .bind(worker.to_owned())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         let held = deleted > 0
             || sqlx::query(
                 "UPDATE jobs SET locked_by = NULL, locked_until = NULL, last_error = NULL \

@@ -27,3 +27,4 @@ mod risk;
 mod schedule;
 mod versions;
 mod windows;
+mod workflows;
