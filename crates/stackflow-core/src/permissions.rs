@@ -18,6 +18,8 @@ pub enum Permission {
     ManagePeople,
     /// Set the business calendar and manage maintenance and blackout windows.
     ManageSchedule,
+    /// Create and edit approval workflow documents.
+    ManageWorkflows,
 }
 
 impl Permission {
@@ -29,9 +31,10 @@ impl Permission {
                 Role::Requester,
                 Role::Implementer,
             ],
-            Permission::ManageCmdb | Permission::ManageTemplates | Permission::ManageSchedule => {
-                &[Role::Admin, Role::ChangeManager]
-            }
+            Permission::ManageCmdb
+            | Permission::ManageTemplates
+            | Permission::ManageSchedule
+            | Permission::ManageWorkflows => &[Role::Admin, Role::ChangeManager],
             Permission::ManagePeople => &[Role::Admin],
         }
     }
@@ -43,6 +46,7 @@ impl Permission {
             Permission::ManageTemplates => "role_may_not_manage_templates",
             Permission::ManagePeople => "role_may_not_manage_people",
             Permission::ManageSchedule => "role_may_not_manage_schedule",
+            Permission::ManageWorkflows => "role_may_not_manage_workflows",
         }
     }
 }

@@ -16,10 +16,12 @@ mod secret;
 mod sqlite;
 pub mod testing;
 pub mod transfer;
+mod workflows;
 
 pub use error::{Result, StoreError};
 pub use jobs::{Job, JobKind, NewJob, TimerOutcome};
 pub use model::*;
+pub use workflows::{SYSTEM_AUTHOR, StoredWorkflow, WorkflowHistory, WorkflowVersion};
 
 use async_trait::async_trait;
 use stackflow_core::impact::{CmdbChange, CmdbSink};
@@ -28,6 +30,7 @@ use stackflow_core::{
     ChangeWindow, Directory, NewWindow, Template, Vote,
     risk::RiskAssessment,
     task::{NewTask, Task, TaskPatch},
+    workflow::WorkflowDocument,
 };
 use std::sync::Arc;
 
@@ -55,13 +58,15 @@ pub trait Store:
     + BenchmarkStore
     + ScheduleStore
     + JobStore
+    + WorkflowStore
     + Send
     + Sync
     + 'static
 {
     /// The backend in use.
     fn backend(&self) -> Backend;
-    /// Applies pending migrations.
+    /// Applies pending migrations, then installs the default workflows
+    /// when no workflow exists yet.
     async fn migrate(&self) -> Result<()>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
@@ -391,11 +396,42 @@ pub trait JobStore: Send + Sync {
     ) -> Result<TimerOutcome>;
 }
 
+/// Approval workflow documents, versioned (see `docs/workflows.md`): every
+/// save is a new version, validated against the groups read in the same
+/// transaction and audited (`workflow.created`, `workflow.updated`).
+#[async_trait]
+pub trait WorkflowStore: Send + Sync {
+    /// The current version of every workflow, by name.
+    async fn list_workflows(&self) -> Result<Vec<StoredWorkflow>>;
+    /// One workflow at its current version (or `version`), with its history.
+    async fn get_workflow(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Option<WorkflowHistory>>;
+    /// Saves a new workflow as version 1 (admins and change managers);
+    /// `Duplicate` when the name exists.
+    async fn create_workflow(
+        &self,
+        by: &Caller,
+        document: WorkflowDocument,
+    ) -> Result<StoredWorkflow>;
+    /// Saves a new version of workflow `name` (admins and change managers);
+    /// `expected_version`, when given, must be the current version.
+    async fn update_workflow(
+        &self,
+        by: &Caller,
+        name: &str,
+        expected_version: Option<u32>,
+        document: WorkflowDocument,
+    ) -> Result<StoredWorkflow>;
+}
+
 /// The traits to import for calling store operations.
 pub mod prelude {
     pub use crate::{
         BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, JobStore,
-        PeopleStore, RiskStore, ScheduleStore, Store, TaskStore,
+        PeopleStore, RiskStore, ScheduleStore, Store, TaskStore, WorkflowStore,
     };
 }
 

@@ -74,7 +74,7 @@ fn unsupported_media_type() -> AppError {
     )
 }
 
-fn body_problem(rejection: BytesRejection) -> AppError {
+pub(crate) fn body_problem(rejection: BytesRejection) -> AppError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -3,7 +3,7 @@
 use crate::bench::BenchCommand;
 use crate::config::{Config, Overrides};
 use crate::transfer::{ExportArgs, ImportArgs};
-use crate::{bench, demo, schedule, serve, transfer};
+use crate::{bench, demo, schedule, serve, transfer, workflow};
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
@@ -59,6 +59,9 @@ pub enum Command {
     /// List or add maintenance and blackout windows.
     #[command(subcommand)]
     Window(WindowCommand),
+    /// List, show or load approval workflows.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
     /// Import CIs and relationships from a CSV or JSON file (all or nothing).
     Import(ImportArgs),
     /// Export CIs and relationships as CSV files or one JSON document.
@@ -176,6 +179,27 @@ pub enum WindowCommand {
     },
 }
 
+/// `stackflow workflow …`.
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Print the current version of every workflow as a JSON array.
+    List,
+    /// Print one workflow (current version, or --version) with its versions.
+    Show {
+        /// The workflow's name.
+        name: String,
+        /// A stored version instead of the current one.
+        #[arg(long)]
+        version: Option<u32>,
+    },
+    /// Validate and save a workflow from a JSON or YAML file: created, or a
+    /// new version when its name exists; prints it.
+    Load {
+        /// The workflow document (see docs/workflows.md).
+        file: PathBuf,
+    },
+}
+
 /// The CLI acts as a local administrator; its writes are audited as `cli`.
 pub(crate) fn cli_caller() -> Caller {
     Caller::new(Actor::new("cli", Role::Admin), Channel::Cli, Utc::now())
@@ -264,6 +288,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Window(command) => {
             let store = open(&config).await?;
             let outcome = schedule::window(&store, command).await;
+            store.close().await;
+            outcome
+        }
+        Command::Workflow(command) => {
+            let store = open(&config).await?;
+            let outcome = workflow::workflow(&store, command).await;
             store.close().await;
             outcome
         }

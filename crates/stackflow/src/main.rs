@@ -9,6 +9,7 @@ mod serve;
 mod synthetic;
 mod telemetry;
 mod transfer;
+mod workflow;
 
 use clap::Parser;
 

@@ -263,13 +263,17 @@ async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
 }
 
 /// Asks the domain core to decide `action` on `before`, with the
-/// directory, votes and tasks read in the caller's transaction.
+/// directory, votes and tasks read in the caller's transaction. A
+/// submission of a normal or emergency change is planned from the workflow
+/// that matches it, selected with `risk_level`: the assessment made for this
+/// submission, which is attached to the change only after the decision.
 async fn decide_in(
     tx: &mut Tx,
     by: &Caller,
     id: i64,
     before: &Change,
     action: Action,
+    risk_level: Option<RiskLevel>,
 ) -> Result<Transition> {
     let directory = load_directory(tx).await?;
     let votes = load_votes(tx, id, Some(before.approval.round)).await?;
@@ -280,13 +284,19 @@ async fn decide_in(
         Action::Submit => Some(calendar_in(tx).await?),
         _ => None,
     };
+    let workflow = match &action {
+        Action::Submit if before.change_type != ChangeType::Standard => {
+            select_workflow_in(tx, before, risk_level).await?
+        }
+        _ => None,
+    };
     let context = Context {
         directory: &directory,
         votes: &votes,
         pending_tasks: tasks.iter().filter(|t| t.state.is_pending()).count(),
         channel: by.channel,
         now: by.now,
-        workflow: None,
+        workflow: workflow.as_ref(),
         calendar: calendar.as_ref(),
     };
     Ok(decide(before, action, &by.actor, &context)?)
@@ -510,7 +520,7 @@ impl ChangeStore for Repo {
         check_version(expected_version, &before)?;
         let is_edit = matches!(action, Action::Edit(_));
         let is_submit = matches!(action, Action::Submit);
-        let mut transition = decide_in(&mut tx, by, id, &before, action).await?;
+        let mut transition = decide_in(&mut tx, by, id, &before, action, None).await?;
         if is_submit {
             return Err(Refusal::conflict(
                 "risk_not_assessed",

@@ -12,8 +12,9 @@ use crate::transfer::{
 };
 use crate::{
     BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, Job, JobKind,
-    JobStore, NewJob, PeopleStore, Result, RiskStore, ScheduleStore, Store, StoreError, TaskStore,
-    TimerOutcome, secret,
+    JobStore, NewJob, PeopleStore, Result, RiskStore, SYSTEM_AUTHOR, ScheduleStore, Store,
+    StoreError, StoredWorkflow, TaskStore, TimerOutcome, WorkflowHistory, WorkflowStore,
+    WorkflowVersion, secret,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,16 +24,20 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
 use stackflow_core::conflict::{self, Conflict};
 use stackflow_core::impact::{CmdbChange, CmdbSink};
 use stackflow_core::permissions::{Permission, require};
-use stackflow_core::risk::{GroupHistory, RiskAssessment};
+use stackflow_core::risk::{GroupHistory, RiskAssessment, RiskLevel};
 use stackflow_core::task::{
     NewTask, Task, TaskPatch, check_position, check_task_addable, check_task_title,
     check_task_transition,
 };
 use stackflow_core::validate;
+use stackflow_core::workflow::{
+    ApproverSpec, ChangeFacts, SelectedWorkflow, Workflow, WorkflowDocument, default_workflows,
+    select, validate as validate_workflow,
+};
 use stackflow_core::{
     Action, Actor, BusinessCalendar, CalendarDocument, Change, ChangeDraft, ChangeNumber,
-    ChangeState, ChangeType, ChangeWindow, Context, Directory, FieldError, GroupInfo, NewWindow,
-    Notification, Refusal, Role, TaskState, Template, Transition, Vote, decide,
+    ChangeState, ChangeType, ChangeWindow, Channel, Context, Directory, FieldError, GroupInfo,
+    NewWindow, Notification, Refusal, Role, TaskState, Template, Transition, Vote, decide,
     lifecycle::{may_manage_tasks, reevaluate},
 };
 

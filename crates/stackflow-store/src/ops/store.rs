@@ -8,6 +8,7 @@ impl Store for Repo {
 
     async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.pool).await?;
+        self.install_default_workflows().await?;
         Ok(())
     }
 

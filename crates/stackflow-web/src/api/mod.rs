@@ -15,6 +15,7 @@ mod schedule_ics;
 mod tasks;
 mod templates;
 mod windows;
+mod workflows;
 
 use crate::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -32,6 +33,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "people", description = "Users, groups and API tokens"),
         (name = "templates", description = "Standard change templates"),
         (name = "schedule", description = "The business calendar, maintenance and blackout windows, and the change schedule"),
+        (name = "workflows", description = "Approval workflow documents, versioned"),
     )
 )]
 struct ApiDoc;
@@ -64,4 +66,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(calendar::routes())
         .merge(windows::routes())
         .merge(schedule::routes())
+        .merge(workflows::routes())
 }

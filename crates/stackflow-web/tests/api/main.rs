@@ -28,3 +28,4 @@ mod schedule;
 mod sla;
 mod versions;
 mod windows;
+mod workflows;

@@ -1,0 +1,430 @@
+//! `/api/workflows`: the defaults `migrate` installs, saving documents in
+//! JSON and YAML as versions, validation, who may write, and submissions
+//! planned from the workflow that matches them.
+
+use crate::fixtures::*;
+use crate::support::*;
+use axum::http::{Method, StatusCode, header};
+use serde_json::{Value, json};
+use stackflow_store::PageRequest;
+
+/// Two stages for normal changes on databases: the DBAs, then two of the CAB.
+const DB_TWO_STEP: &str = "\
+name: db-two-step
+type: change_approval
+priority: 10
+match:
+  change_types: [normal]
+  ci_classes: [database]
+stages:
+  - name: DBA review
+    lanes:
+      - approvers: {group: dba}
+        rule: any
+  - name: CAB vote
+    cab: true
+    lanes:
+      - approvers: {group: CAB}
+        rule: {quorum: 2}
+";
+
+/// Sends a workflow document as YAML.
+async fn send_yaml(app: &TestApp, method: Method, path: &str, user: &str, yaml: &str) -> Reply {
+    app.call(method, path)
+        .by(user)
+        .header(header::CONTENT_TYPE, "application/yaml")
+        .raw(yaml.to_owned())
+        .send()
+        .await
+}
+
+/// Sends a workflow document as JSON.
+async fn send_json(app: &TestApp, method: Method, path: &str, user: &str, body: &Value) -> Reply {
+    app.call(method, path).by(user).json(body).send().await
+}
+
+/// A one-stage workflow for normal changes (the DBAs, any) with `matches`.
+fn one_stage(name: &str, priority: i32, matches: Value) -> Value {
+    json!({
+        "name": name, "type": "change_approval", "priority": priority, "match": matches,
+        "stages": [{"name": format!("{name} review"), "lanes": [
+            {"approvers": {"group": "dba"}, "rule": "any"}]}]
+    })
+}
+
+/// The workflow reference frozen on a submitted change.
+fn plan_ref(change: &Value) -> (String, u64, String) {
+    let plan = &change["approval"]["plan"];
+    (
+        plan["workflow"]["name"]
+            .as_str()
+            .expect("workflow name")
+            .to_owned(),
+        plan["workflow"]["version"]
+            .as_u64()
+            .expect("workflow version"),
+        plan["source"].as_str().expect("source").to_owned(),
+    )
+}
+
+async fn workflow_audit(app: &TestApp, name: &str) -> Vec<String> {
+    app.store
+        .audit_trail("workflow", name, PageRequest::default())
+        .await
+        .expect("audit trail")
+        .items
+        .into_iter()
+        .map(|event| event.action)
+        .collect()
+}
+
+backend_test!(migrate_installs_the_defaults_once, |app| async move {
+    let list = app
+        .get("/api/workflows", "vic")
+        .await
+        .expect(StatusCode::OK);
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|w| w["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["emergency-default", "normal-default"]);
+    let normal = &list["items"][1];
+    assert_eq!(normal["version"], 1);
+    assert_eq!(normal["active"], true);
+    assert_eq!(normal["priority"], 0);
+    assert_eq!(normal["created_by"], "system");
+    assert_eq!(normal["document"]["stages"][1]["name"], "CAB authorisation");
+
+    // Migrating again installs nothing, and an edit of a default survives it.
+    let mut edited = normal["document"].clone();
+    edited["priority"] = json!(3);
+    send_json(
+        &app,
+        Method::PUT,
+        "/api/workflows/normal-default",
+        "max",
+        &edited,
+    )
+    .await
+    .expect(StatusCode::OK);
+    app.store.migrate().await.expect("migrate again");
+    let detail = app
+        .get("/api/workflows/normal-default", "vic")
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(detail["version"], 2);
+    assert_eq!(detail["priority"], 3);
+    assert_eq!(detail["versions"].as_array().expect("versions").len(), 2);
+
+    // Submissions under the defaults are planned as the built-in policy was.
+    let number = app.create("alice", normal_draft()).await;
+    let change = app.submit(&number, "alice").await;
+    assert_eq!(change["state"], "assess");
+    let (name, version, source) = plan_ref(&change);
+    assert_eq!((name.as_str(), version), ("normal-default", 2));
+    assert_eq!(source, "workflow normal-default v2");
+});
+
+backend_test!(
+    a_two_stage_yaml_workflow_runs_end_to_end,
+    |app| async move {
+        let created = send_yaml(&app, Method::POST, "/api/workflows", "max", DB_TWO_STEP)
+            .await
+            .expect(StatusCode::CREATED);
+        assert_eq!(created["name"], "db-two-step");
+        assert_eq!(created["version"], 1);
+        assert_eq!(created["created_by"], "max");
+        assert_eq!(
+            created["document"]["stages"][1]["lanes"][0]["rule"],
+            json!({"quorum": 2})
+        );
+        assert_eq!(
+            workflow_audit(&app, "db-two-step").await,
+            ["workflow.created"]
+        );
+
+        let number = app.create("alice", normal_draft()).await;
+        let change = app.submit(&number, "alice").await;
+        assert_eq!(change["state"], "assess");
+        let (name, version, _) = plan_ref(&change);
+        assert_eq!((name.as_str(), version), ("db-two-step", 1));
+        assert_eq!(
+            change["approval"]["plan"]["stages"][0]["name"],
+            "DBA review"
+        );
+
+        let change = app.approve(&number, "ivan").await;
+        assert_eq!(change["state"], "authorize");
+        assert_eq!(change["approval"]["current_stage"], 1);
+        let change = app.approve(&number, "bob").await;
+        assert_eq!(change["state"], "authorize");
+        let change = app.approve(&number, "carol").await;
+        assert_eq!(change["state"], "scheduled");
+    }
+);
+
+backend_test!(
+    risk_levels_and_ci_classes_pick_the_workflow,
+    |app| async move {
+        for level in ["low", "moderate", "high", "critical"] {
+            let document = one_stage(
+                &format!("risk-{level}"),
+                10,
+                json!({"change_types": ["normal"], "risk_levels": [level]}),
+            );
+            send_json(&app, Method::POST, "/api/workflows", "admin", &document)
+                .await
+                .expect(StatusCode::CREATED);
+        }
+        let apps = one_stage(
+            "application-changes",
+            20,
+            json!({"change_types": ["normal"], "ci_classes": ["application"]}),
+        );
+        send_json(&app, Method::POST, "/api/workflows", "admin", &apps)
+            .await
+            .expect(StatusCode::CREATED);
+
+        // The database change matches only the workflow of its assessed level.
+        let number = app.create("alice", normal_draft()).await;
+        let change = app.submit(&number, "alice").await;
+        let level = change["risk_assessment"]["risk_level"]
+            .as_str()
+            .expect("assessed level")
+            .to_ascii_lowercase();
+        let (name, version, source) = plan_ref(&change);
+        assert_eq!(name, format!("risk-{level}"));
+        assert_eq!(version, 1);
+        assert_eq!(source, format!("workflow risk-{level} v1"));
+
+        // A change on an application CI goes to the application workflow,
+        // which outranks the risk workflows.
+        let draft = with(
+            normal_draft(),
+            json!({"affected_cis": ["orders-app"], "planned_start": "2026-12-08T22:00:00Z",
+            "planned_end": "2026-12-08T23:00:00Z"}),
+        );
+        let number = app.create("alice", draft).await;
+        let change = app.submit(&number, "alice").await;
+        assert_eq!(plan_ref(&change).0, "application-changes");
+        // One stage: a normal change goes straight to authorize.
+        assert_eq!(change["state"], "authorize");
+    }
+);
+
+backend_test!(
+    an_invalid_workflow_names_its_fields_and_writes_nothing,
+    |app| async move {
+        let bad = json!({
+            "name": "broken", "type": "change_approval",
+            "match": {"change_types": ["normal"]},
+            "stages": [{"name": "Review", "lanes": [
+                {"approvers": {"group": "nobody"}, "rule": "any"},
+                {"approvers": {"group": "dba"}, "rule": {"quorum": 5}}]}]
+        });
+        let reply = send_json(&app, Method::POST, "/api/workflows", "max", &bad).await;
+        let fields: Vec<String> = reply.invalid_fields().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            fields,
+            [
+                "stages[0].lanes[0].approvers.group",
+                "stages[0].lanes[1].rule"
+            ]
+        );
+        app.get("/api/workflows/broken", "max")
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
+        assert!(workflow_audit(&app, "broken").await.is_empty());
+
+        // A bad new version of an existing workflow leaves it at its version.
+        let mut bad_default = bad.clone();
+        bad_default["name"] = json!("normal-default");
+        let reply = send_json(
+            &app,
+            Method::PUT,
+            "/api/workflows/normal-default",
+            "max",
+            &bad_default,
+        )
+        .await;
+        assert_eq!(reply.invalid_fields().len(), 2);
+        let detail = app
+            .get("/api/workflows/normal-default", "max")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(detail["version"], 1);
+        assert_eq!(
+            workflow_audit(&app, "normal-default").await,
+            ["workflow.created"]
+        );
+
+        // Shape errors name their field too, in YAML as in JSON.
+        let reply = send_yaml(
+        &app,
+        Method::POST,
+        "/api/workflows",
+        "max",
+        "name: shape\ntype: change_approval\nstages:\n  - name: A\n    lanes:\n      - approvers: {group: dba}\n        rule: sometimes\n",
+    )
+    .await;
+        assert_eq!(reply.invalid_fields()[0].0, "stages[0].lanes[0].rule");
+    }
+);
+
+backend_test!(
+    an_edit_mid_round_leaves_the_round_on_its_plan,
+    |app| async move {
+        send_yaml(&app, Method::POST, "/api/workflows", "max", DB_TWO_STEP)
+            .await
+            .expect(StatusCode::CREATED);
+        let number = app.create("alice", normal_draft()).await;
+        app.submit(&number, "alice").await;
+        app.approve(&number, "ivan").await;
+
+        // Version 2 wants the whole CAB; the open round keeps its quorum of two.
+        let stricter = DB_TWO_STEP.replace("rule: {quorum: 2}", "rule: all");
+        let saved = send_yaml(
+            &app,
+            Method::PUT,
+            "/api/workflows/db-two-step",
+            "admin",
+            &stricter,
+        )
+        .await
+        .expect(StatusCode::OK);
+        assert_eq!(saved["version"], 2);
+        app.approve(&number, "bob").await;
+        let change = app.approve(&number, "carol").await;
+        assert_eq!(change["state"], "scheduled");
+        assert_eq!(plan_ref(&change).1, 1);
+
+        // A change submitted now is planned from version 2.
+        let draft = with(
+            normal_draft(),
+            json!({"planned_start": "2026-12-08T22:00:00Z", "planned_end": "2026-12-08T23:00:00Z"}),
+        );
+        let next = app.create("alice", draft).await;
+        let change = app.submit(&next, "alice").await;
+        assert_eq!(plan_ref(&change).1, 2);
+        assert_eq!(
+            change["approval"]["plan"]["stages"][1]["lanes"][0]["rule"],
+            "all"
+        );
+    }
+);
+
+backend_test!(
+    a_put_adds_a_version_and_keeps_the_old_one,
+    |app| async move {
+        send_yaml(&app, Method::POST, "/api/workflows", "max", DB_TWO_STEP)
+            .await
+            .expect(StatusCode::CREATED);
+        let renamed = DB_TWO_STEP.replace("name: DBA review", "name: DBA sign-off");
+        let saved = app
+            .call(Method::PUT, "/api/workflows/db-two-step")
+            .by("max")
+            .if_match(1)
+            .header(header::CONTENT_TYPE, "text/yaml")
+            .raw(renamed)
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(saved["version"], 2);
+
+        let current = app
+            .get("/api/workflows/db-two-step", "alice")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(current["version"], 2);
+        assert_eq!(current["document"]["stages"][0]["name"], "DBA sign-off");
+        let versions: Vec<u64> = current["versions"]
+            .as_array()
+            .expect("versions")
+            .iter()
+            .map(|v| v["version"].as_u64().expect("version"))
+            .collect();
+        assert_eq!(versions, [1, 2]);
+        let old = app
+            .get("/api/workflows/db-two-step?version=1", "alice")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(old["version"], 1);
+        assert_eq!(old["document"]["stages"][0]["name"], "DBA review");
+        app.get("/api/workflows/db-two-step?version=7", "alice")
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
+
+        // Audited with before and after.
+        let trail = app
+            .store
+            .audit_trail("workflow", "db-two-step", PageRequest::default())
+            .await
+            .expect("audit trail");
+        let update = &trail.items[1];
+        assert_eq!(update.action, "workflow.updated");
+        assert_eq!(update.before.as_ref().expect("before")["version"], 1);
+        assert_eq!(update.after.as_ref().expect("after")["version"], 2);
+
+        // A stale If-Match, an existing name and a rename are refused.
+        let reply = app
+            .call(Method::PUT, "/api/workflows/db-two-step")
+            .by("max")
+            .if_match(1)
+            .header(header::CONTENT_TYPE, "application/yaml")
+            .raw(DB_TWO_STEP)
+            .send()
+            .await;
+        reply.problem(StatusCode::CONFLICT, "stale_version");
+        send_yaml(&app, Method::POST, "/api/workflows", "max", DB_TWO_STEP)
+            .await
+            .problem(StatusCode::CONFLICT, "duplicate");
+        let reply = send_yaml(
+            &app,
+            Method::PUT,
+            "/api/workflows/normal-default",
+            "max",
+            DB_TWO_STEP,
+        )
+        .await;
+        assert_eq!(reply.invalid_fields()[0].0, "name");
+        let current = app
+            .get("/api/workflows/db-two-step", "alice")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(current["version"], 2);
+    }
+);
+
+backend_test!(only_admins_and_change_managers_write, |app| async move {
+    for user in ["alice", "ivan", "vic"] {
+        send_yaml(&app, Method::POST, "/api/workflows", user, DB_TWO_STEP)
+            .await
+            .problem(StatusCode::FORBIDDEN, "role_may_not_manage_workflows");
+        let list = app.get("/api/workflows", user).await.expect(StatusCode::OK);
+        let document = list["items"][1]["document"].clone();
+        send_json(
+            &app,
+            Method::PUT,
+            "/api/workflows/normal-default",
+            user,
+            &document,
+        )
+        .await
+        .problem(StatusCode::FORBIDDEN, "role_may_not_manage_workflows");
+    }
+    assert!(workflow_audit(&app, "db-two-step").await.is_empty());
+    // Other content types are refused before anything is parsed.
+    app.call(Method::POST, "/api/workflows")
+        .by("max")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .raw(DB_TWO_STEP)
+        .send()
+        .await
+        .problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    app.call(Method::GET, "/api/workflows")
+        .send()
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+});
