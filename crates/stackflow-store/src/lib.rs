@@ -70,6 +70,9 @@ pub trait Store:
     async fn migrate(&self) -> Result<()>;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Migrations this version knows that the database has not applied,
+    /// by version and description (all of them on an empty database).
+    async fn pending_migrations(&self) -> Result<Vec<String>>;
     /// Closes the connection pool.
     async fn close(&self);
 }

@@ -66,6 +66,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Export CIs and relationships as CSV files or one JSON document.
     Export(ExportArgs),
+    /// Check the prerequisites (CAB and ECAB, approval workflows, schema,
+    /// background jobs); exits 1 when something is missing.
+    Check,
     /// Measure performance on the configured database.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -276,6 +279,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(_) => demo::run(&config).await,
+        Command::Check => match crate::check::run(&config).await? {
+            true => Ok(()),
+            false => anyhow::bail!("prerequisites are missing (listed above)"),
+        },
         Command::User(command) => user(&open(&config).await?, command).await,
         Command::Group(command) => group(&open(&config).await?, command).await,
         Command::Token(command) => token(&open(&config).await?, command).await,

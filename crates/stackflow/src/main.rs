@@ -1,6 +1,7 @@
 //! `stackflow`: the StackFlow change management server and its CLI.
 
 mod bench;
+mod check;
 mod cli;
 mod config;
 mod demo;
