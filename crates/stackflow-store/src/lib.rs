@@ -8,6 +8,7 @@
 //! the few dialect differences are constants of each backend module. See
 //! `docs/adr/0001-one-store-two-backends.md`.
 
+mod cab;
 mod error;
 mod jobs;
 mod model;
@@ -17,6 +18,7 @@ mod sqlite;
 pub mod testing;
 pub mod transfer;
 
+pub use cab::{AgendaEntry, CabScheduleState, CabStore, OutcomeItem, RecordedOutcome};
 pub use error::{Result, StoreError};
 pub use jobs::{Job, JobKind, NewJob};
 pub use model::*;
@@ -55,6 +57,7 @@ pub trait Store:
     + BenchmarkStore
     + ScheduleStore
     + JobStore
+    + CabStore
     + Send
     + Sync
     + 'static
@@ -380,6 +383,7 @@ pub trait JobStore: Send + Sync {
 
 /// The traits to import for calling store operations.
 pub mod prelude {
+    pub use crate::CabStore;
     pub use crate::{
         BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, JobStore,
         PeopleStore, RiskStore, ScheduleStore, Store, TaskStore,

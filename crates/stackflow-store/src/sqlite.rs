@@ -196,4 +196,5 @@ include!("ops/schedule.rs");
 include!("ops/bench.rs");
 include!("ops/timeline.rs");
 include!("ops/jobs.rs");
+include!("ops/cab.rs");
 include!("ops/tests.rs");

@@ -4,6 +4,9 @@
 mod actions;
 mod approvals;
 mod audit;
+mod cab;
+mod cab_agenda;
+mod cab_outcomes;
 mod calendar;
 mod changes;
 mod cmdb;
@@ -31,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "cmdb", description = "Configuration items and relationships"),
         (name = "people", description = "Users, groups and API tokens"),
         (name = "templates", description = "Standard change templates"),
+        (name = "cab", description = "The Change Advisory Board: meeting schedule, agendas and outcomes"),
         (name = "schedule", description = "The business calendar, maintenance and blackout windows, and the change schedule"),
     )
 )]
@@ -64,4 +68,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(calendar::routes())
         .merge(windows::routes())
         .merge(schedule::routes())
+        .merge(cab::routes())
 }
