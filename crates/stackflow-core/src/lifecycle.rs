@@ -13,6 +13,9 @@
 
 use crate::approval::{StageOutcome, Vote, builtin_plan};
 use crate::business_calendar::BusinessCalendar;
+use crate::cab::{
+    CabOutcome, Meeting, MeetingSchedule, OutcomeEffect, decide_outcome, next_meeting_for,
+};
 use crate::calendar::add_business_days;
 use crate::change::MAX_TEXT;
 use crate::change::{Change, ChangePatch, PirRecord, Rejection};
@@ -64,6 +67,15 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Record the CAB meeting's decision on this agenda item.
+    CabOutcome {
+        /// The meeting that decided (its agenda must hold the change).
+        meeting: Meeting,
+        /// Approved, rejected or deferred.
+        outcome: CabOutcome,
+        /// The board's notes.
+        notes: String,
+    },
 }
 
 impl Action {
@@ -77,6 +89,7 @@ impl Action {
             Action::Complete => "change.implementation_completed",
             Action::Review { .. } => "change.reviewed",
             Action::Cancel { .. } => "change.canceled",
+            Action::CabOutcome { .. } => "change.cab_outcome",
         }
     }
 }
@@ -101,6 +114,10 @@ pub struct Context<'a> {
     /// The business calendar for the approval SLA; `None` keeps the
     /// Monday–Friday UTC count for workflows without an SLA of their own.
     pub calendar: Option<&'a BusinessCalendar>,
+    /// The CAB meeting schedule: places a normal change entering
+    /// `authorize` on its next meeting, and decides CAB outcomes; `None`
+    /// leaves `cab_date` alone (and refuses outcomes).
+    pub cab_schedule: Option<&'a MeetingSchedule>,
 }
 
 /// A message that a transition implies, written to the outbox with it.
@@ -292,7 +309,20 @@ pub fn decide(
                 watchers(&next),
             ));
         }
+        Action::CabOutcome {
+            meeting,
+            outcome,
+            notes,
+        } => record_cab_outcome(
+            change,
+            actor,
+            ctx,
+            (&meeting, outcome, &notes),
+            &mut next,
+            &mut notifications,
+        )?,
     }
+    place_on_cab(change, ctx, &mut next);
     next.version = change.version + 1;
     next.updated_at = ctx.now;
     Ok(Transition {
@@ -577,6 +607,7 @@ pub fn reevaluate(change: &Change, ctx: &Context<'_>) -> Option<Transition> {
         &mut next,
         &mut notifications,
     );
+    place_on_cab(change, ctx, &mut next);
     next.version = change.version + 1;
     next.updated_at = ctx.now;
     Some(Transition {
@@ -585,6 +616,67 @@ pub fn reevaluate(change: &Change, ctx: &Context<'_>) -> Option<Transition> {
         audit_action: "change.approval_reevaluated",
         notifications,
     })
+}
+
+/// Applies the CAB's decision on an agenda item: an approval settles the
+/// CAB stage as approving votes would, a rejection as a rejecting vote
+/// would (recording the person who recorded it), a deferral moves the
+/// change to the next meeting.
+fn record_cab_outcome(
+    change: &Change,
+    actor: &Actor,
+    ctx: &Context<'_>,
+    (meeting, outcome, notes): (&Meeting, CabOutcome, &str),
+    next: &mut Change,
+    notifications: &mut Vec<Notification>,
+) -> Result<(), Refusal> {
+    if !actor.is_manager() {
+        return Err(Refusal::forbidden(
+            "cab_outcome_by_manager",
+            "only a change manager or an admin records CAB outcomes",
+        ));
+    }
+    check_text("notes", notes)?;
+    let Some(schedule) = ctx.cab_schedule else {
+        return Err(Refusal::conflict(
+            "cab_schedule_missing",
+            "no CAB schedule is known to place the outcome against",
+        ));
+    };
+    match decide_outcome(change, meeting, outcome, schedule)? {
+        OutcomeEffect::ApproveCabStage { stage, .. } => settle_stage(
+            change,
+            stage,
+            StageOutcome::Approved,
+            (&actor.username, notes),
+            ctx,
+            next,
+            notifications,
+        ),
+        OutcomeEffect::RejectChange { stage, .. } => settle_stage(
+            change,
+            stage,
+            StageOutcome::Rejected,
+            (&actor.username, notes),
+            ctx,
+            next,
+            notifications,
+        ),
+        OutcomeEffect::MoveToMeeting { to, .. } => next.cab_date = Some(to.start),
+    }
+    Ok(())
+}
+
+/// A normal change entering `authorize` goes on the first CAB meeting
+/// whose agenda cut-off it makes; a resubmission is placed afresh.
+fn place_on_cab(change: &Change, ctx: &Context<'_>, next: &mut Change) {
+    let entering = change.state != ChangeState::Authorize && next.state == ChangeState::Authorize;
+    if entering
+        && next.change_type == ChangeType::Normal
+        && let Some(schedule) = ctx.cab_schedule
+    {
+        next.cab_date = next_meeting_for(schedule, ctx.now).map(|meeting| meeting.start);
+    }
 }
 
 /// The PIR is due 48 hours after the planned end of the work.

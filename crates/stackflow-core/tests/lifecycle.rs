@@ -193,6 +193,7 @@ impl World {
             now: self.now,
             workflow: None,
             calendar: None,
+            cab_schedule: None,
         };
         decide(&self.change, action, actor, &ctx)
     }

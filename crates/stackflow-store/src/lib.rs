@@ -8,6 +8,7 @@
 //! the few dialect differences are constants of each backend module. See
 //! `docs/adr/0001-one-store-two-backends.md`.
 
+mod cab;
 mod error;
 mod jobs;
 mod model;
@@ -18,6 +19,7 @@ pub mod testing;
 pub mod transfer;
 mod workflows;
 
+pub use cab::{AgendaEntry, CabScheduleState, CabStore, OutcomeItem, RecordedOutcome};
 pub use error::{Result, StoreError};
 pub use jobs::{Job, JobKind, NewJob, TimerOutcome};
 pub use model::*;
@@ -59,6 +61,7 @@ pub trait Store:
     + ScheduleStore
     + JobStore
     + WorkflowStore
+    + CabStore
     + Send
     + Sync
     + 'static
@@ -432,6 +435,7 @@ pub trait WorkflowStore: Send + Sync {
 
 /// The traits to import for calling store operations.
 pub mod prelude {
+    pub use crate::CabStore;
     pub use crate::{
         BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, JobStore,
         PeopleStore, RiskStore, ScheduleStore, Store, TaskStore, WorkflowStore,

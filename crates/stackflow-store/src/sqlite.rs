@@ -197,4 +197,5 @@ include!("ops/bench.rs");
 include!("ops/timeline.rs");
 include!("ops/jobs.rs");
 include!("ops/workflows.rs");
+include!("ops/cab.rs");
 include!("ops/tests.rs");

@@ -106,11 +106,13 @@ pub(super) fn is_on_agenda(change: &Change, meeting: &Meeting) -> bool {
 
 /// Builds `meeting`'s agenda from candidate changes. Candidates that do not
 /// belong on it (not normal, not in `authorize`, or another `cab_date`) are
-/// left out, so the caller may pass a loose selection.
+/// left out, so the caller may pass a loose selection — except those the
+/// meeting recorded an outcome for, which stay on its agenda after they
+/// moved on, so that a past meeting still shows what it decided.
 pub fn build_agenda(meeting: &Meeting, candidates: &[AgendaCandidate<'_>]) -> Agenda {
     let mut items: Vec<AgendaItem> = candidates
         .iter()
-        .filter(|c| is_on_agenda(c.change, meeting))
+        .filter(|c| c.outcome.is_some() || is_on_agenda(c.change, meeting))
         .map(agenda_item)
         .collect();
     items.sort_by_key(|item| (Reverse(item.risk_score), item.number));

@@ -3,6 +3,7 @@
 //! and the agenda text.
 
 mod agenda;
+mod lifecycle;
 mod meetings;
 mod outcome;
 mod properties;

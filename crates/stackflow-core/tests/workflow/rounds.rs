@@ -70,6 +70,7 @@ impl Round {
             now: t0(),
             workflow: Some(&self.selected),
             calendar: self.calendar.as_ref(),
+            cab_schedule: None,
         };
         let transition = decide(
             &self.change,

@@ -243,6 +243,7 @@ async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
         return Ok(());
     }
     let directory = load_directory(tx).await?;
+    let cab = read_cab_schedule(tx).await?;
     for (id, Json(change)) in open {
         let votes = load_votes(tx, id, Some(change.approval.round)).await?;
         let context = Context {
@@ -253,6 +254,7 @@ async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
             now: by.now,
             workflow: None,
             calendar: None,
+            cab_schedule: Some(&cab.schedule),
         };
         if let Some(mut transition) = reevaluate(&change, &context) {
             settle_conflicts_on_leaving(tx, by, &change, &mut transition).await?;
@@ -290,6 +292,11 @@ async fn decide_in(
         }
         _ => None,
     };
+    // Only normal changes meet the CAB.
+    let cab = match before.change_type {
+        ChangeType::Normal => Some(read_cab_schedule(tx).await?),
+        _ => None,
+    };
     let context = Context {
         directory: &directory,
         votes: &votes,
@@ -298,6 +305,7 @@ async fn decide_in(
         now: by.now,
         workflow: workflow.as_ref(),
         calendar: calendar.as_ref(),
+        cab_schedule: cab.as_ref().map(|c| &c.schedule),
     };
     Ok(decide(before, action, &by.actor, &context)?)
 }

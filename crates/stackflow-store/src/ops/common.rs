@@ -5,6 +5,7 @@
 // backend-only functions. All `use` lines live here: the included files
 // share one module, so a second `use` of the same name would clash.
 
+use crate::cab::{AgendaEntry, CabScheduleState, CabStore, OutcomeItem, RecordedOutcome};
 use crate::model::*;
 use crate::transfer::{
     self, CiRecord, ExportSink, FileError, ImportOptions, ImportReport, ImportSource, ParsedRow,
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
+use stackflow_core::cab::{CabOutcome, CabSchedule, Meeting, default_schedule};
 use stackflow_core::conflict::{self, Conflict};
 use stackflow_core::impact::{CmdbChange, CmdbSink};
 use stackflow_core::permissions::{Permission, require};

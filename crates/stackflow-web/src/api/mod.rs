@@ -4,6 +4,9 @@
 mod actions;
 mod approvals;
 mod audit;
+mod cab;
+mod cab_agenda;
+mod cab_outcomes;
 mod calendar;
 mod changes;
 mod cmdb;
@@ -32,6 +35,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "cmdb", description = "Configuration items and relationships"),
         (name = "people", description = "Users, groups and API tokens"),
         (name = "templates", description = "Standard change templates"),
+        (name = "cab", description = "The Change Advisory Board: meeting schedule, agendas and outcomes"),
         (name = "schedule", description = "The business calendar, maintenance and blackout windows, and the change schedule"),
         (name = "workflows", description = "Approval workflow documents, versioned"),
     )
@@ -67,4 +71,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(windows::routes())
         .merge(schedule::routes())
         .merge(workflows::routes())
+        .merge(cab::routes())
 }

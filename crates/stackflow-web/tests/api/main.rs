@@ -12,6 +12,7 @@ mod fixtures;
 
 mod audit;
 mod auth;
+mod cab;
 mod calendar;
 mod cmdb;
 mod concurrency;

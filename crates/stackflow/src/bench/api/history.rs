@@ -52,6 +52,7 @@ impl Path<'_> {
             now,
             workflow: None,
             calendar: None,
+            cab_schedule: None,
         };
         let transition = decide(&self.change, action, actor, &context)
             .map_err(|refusal| anyhow!("the core refused a seeded change: {refusal:?}"))?;
