@@ -19,14 +19,18 @@ pub enum JobKind {
     /// A timer at a post-implementation review's due time: escalates it
     /// if it is still not recorded.
     ReviewOverdue,
+    /// A timer before each CAB meeting: mails its agenda to the CAB, then
+    /// sets itself for the next meeting.
+    CabAgendaMail,
 }
 
 impl JobKind {
     /// Every kind, for listing.
-    pub const ALL: [JobKind; 3] = [
+    pub const ALL: [JobKind; 4] = [
         JobKind::RiskReassess,
         JobKind::ApprovalSla,
         JobKind::ReviewOverdue,
+        JobKind::CabAgendaMail,
     ];
 
     /// Timers act on a change and leave with their effect, in one
@@ -42,6 +46,7 @@ impl JobKind {
             JobKind::RiskReassess => "risk.reassess",
             JobKind::ApprovalSla => "approval.sla",
             JobKind::ReviewOverdue => "review.overdue",
+            JobKind::CabAgendaMail => "cab.agenda_mail",
         }
     }
 }

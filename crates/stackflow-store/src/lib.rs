@@ -387,6 +387,21 @@ pub trait JobStore: Send + Sync {
     ) -> Result<()>;
     /// Every job not yet done, by due time: for `stackflow check` and tests.
     async fn pending_jobs(&self) -> Result<Vec<Job>>;
+    /// Finishes a claimed job together with what it produced, in one
+    /// transaction: removes it (only if `worker` holds this generation),
+    /// writes `notifications` to the outbox under `entity_key`, and requests
+    /// `follow_ups`. `false`, with nothing written, when the job was no
+    /// longer held as claimed (the worker then completes it as usual). So a
+    /// job whose product is a message sends it exactly once.
+    async fn finish_job_with(
+        &self,
+        job: &Job,
+        worker: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        entity_key: &str,
+        notifications: &[stackflow_core::Notification],
+        follow_ups: &[NewJob],
+    ) -> Result<bool>;
     /// Fires a claimed timer (`approval.sla`, `review.overdue`): in one
     /// transaction, removes it and escalates its change if the escalation
     /// still applies at `now` (`stackflow_core::escalation`), writing the

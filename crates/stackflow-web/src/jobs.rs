@@ -48,21 +48,10 @@ pub async fn run_due(state: &AppState, worker: &str) -> Result<usize, AppError> 
         }
         for job in jobs {
             ran += 1;
-            if job.kind.as_ref().is_ok_and(|kind| kind.is_timer()) {
-                match state.store.fire_timer(&job, worker, now).await {
-                    Ok(TimerOutcome::Fired(_)) => continue,
-                    Ok(TimerOutcome::NotHeld) => {}
-                    Err(error) => {
-                        let message = format!("{error}");
-                        tracing::error!(job = job.id, key = %job.key, error = %message, "timer failed");
-                        let retry = retry_at(state.clock.now(), job.attempts);
-                        state.store.fail_job(&job, worker, &message, retry).await?;
-                        continue;
-                    }
-                }
-            }
-            match run_one(state, &job).await {
-                Ok(()) => {
+            match run_one(state, &job, worker, now).await {
+                // It left the table with its effect, in one transaction.
+                Ok(Finished::WithItsEffect) => {}
+                Ok(Finished::ToComplete) => {
                     if !state.store.complete_job(&job, worker).await? {
                         tracing::warn!(job = job.id, "a job's lease ran out while it ran");
                     }
@@ -77,20 +66,42 @@ pub async fn run_due(state: &AppState, worker: &str) -> Result<usize, AppError> 
     }
 }
 
+/// How a job that ran ends.
+pub(crate) enum Finished {
+    /// The job was removed in the transaction that wrote what it did
+    /// (timers, the agenda mail): nothing left to do.
+    WithItsEffect,
+    /// The worker completes it now (a follow-up whose effect has its own
+    /// transaction, or a job this worker no longer held as claimed).
+    ToComplete,
+}
+
 /// Does one job's work; the error is kept on the job.
-async fn run_one(state: &AppState, job: &Job) -> Result<(), String> {
+async fn run_one(
+    state: &AppState,
+    job: &Job,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<Finished, String> {
     match &job.kind {
         Ok(JobKind::RiskReassess) => {
             let number: ChangeNumber = job
                 .key
                 .parse()
                 .map_err(|e: String| format!("bad change number: {e}"))?;
-            crate::risk::reassess_number(state, number, state.clock.now())
+            crate::risk::reassess_number(state, number, now)
                 .await
-                .map_err(|e| format!("{e:?}"))
+                .map_err(|e| format!("{e:?}"))?;
+            Ok(Finished::ToComplete)
         }
-        // Held no longer: released by `complete_job`, fired by its holder.
-        Ok(JobKind::ApprovalSla | JobKind::ReviewOverdue) => Ok(()),
+        Ok(JobKind::ApprovalSla | JobKind::ReviewOverdue) => {
+            match state.store.fire_timer(job, worker, now).await {
+                Ok(TimerOutcome::Fired(_)) => Ok(Finished::WithItsEffect),
+                Ok(TimerOutcome::NotHeld) => Ok(Finished::ToComplete),
+                Err(error) => Err(error.to_string()),
+            }
+        }
+        Ok(JobKind::CabAgendaMail) => crate::cab_mail::mail_agenda(state, job, worker, now).await,
         Err(unknown) => Err(format!("kind `{unknown}` is not known to this version")),
     }
 }

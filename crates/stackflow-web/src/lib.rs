@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod body;
+pub mod cab_mail;
 pub mod clock;
 pub mod extract;
 pub mod health;

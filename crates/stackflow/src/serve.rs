@@ -72,6 +72,9 @@ pub async fn serve(
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     let _pruner = tokio::spawn(prune_cmdb_log(store.clone()));
     let _reassessor = tokio::spawn(reassess_after_other_instances(state.clone()));
+    // The chain of agenda mail timers needs its first link once; every
+    // instance asks, and the requests coalesce.
+    stackflow_web::cab_mail::request_next_or_log(&state).await;
     let _jobs = stackflow_web::jobs::spawn_worker(state.clone(), JOB_POLL_INTERVAL);
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)

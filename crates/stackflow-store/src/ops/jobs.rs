@@ -124,6 +124,20 @@ async fn change_managers(tx: &mut Tx) -> Result<Vec<String>> {
     Ok(people)
 }
 
+/// Deletes a claimed job in the caller's transaction if `worker` still
+/// holds the generation it claimed; `false` (nothing deleted) otherwise.
+async fn take_held_job(tx: &mut Tx, job: &Job, worker: &str) -> Result<bool> {
+    let deleted =
+        sqlx::query("DELETE FROM jobs WHERE id = $1 AND generation = $2 AND locked_by = $3")
+            .bind(job.id)
+            .bind(job.generation)
+            .bind(worker.to_owned())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    Ok(deleted > 0)
+}
+
 /// The change a timer is about, from its payload.
 fn timer_change(job: &Job) -> Result<(ChangeNumber, Option<u32>)> {
     let number = job.payload["change"]
@@ -231,6 +245,29 @@ impl JobStore for Repo {
         Ok(rows.into_iter().map(job_of).collect())
     }
 
+    async fn finish_job_with(
+        &self,
+        job: &Job,
+        worker: &str,
+        now: DateTime<Utc>,
+        entity_key: &str,
+        notifications: &[Notification],
+        follow_ups: &[NewJob],
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        if !take_held_job(&mut tx, job, worker).await? {
+            return Ok(false);
+        }
+        for note in notifications {
+            enqueue(&mut tx, now, entity_key, note).await?;
+        }
+        for next in follow_ups {
+            request_job_in(&mut tx, next, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn fire_timer(
         &self,
         job: &Job,
@@ -242,15 +279,7 @@ impl JobStore for Repo {
         // First, and in the same transaction as the effect: only the worker
         // holding this generation of the timer acts, and the timer leaves
         // with the escalation, so no crash or second worker repeats it.
-        let held =
-            sqlx::query("DELETE FROM jobs WHERE id = $1 AND generation = $2 AND locked_by = $3")
-                .bind(job.id)
-                .bind(job.generation)
-                .bind(worker.to_owned())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        if held == 0 {
+        if !take_held_job(&mut tx, job, worker).await? {
             return Ok(TimerOutcome::NotHeld);
         }
         let (id, before) = match load_change(&mut tx, number, true).await {

@@ -53,13 +53,10 @@ async fn put_cab_schedule(
     Auth(caller): Auth,
     ApiJson(document): ApiJson<CabSchedule>,
 ) -> ApiResult<Json<CabSchedule>> {
-    Ok(Json(
-        state
-            .store
-            .put_cab_schedule(&caller, document)
-            .await?
-            .document,
-    ))
+    let saved = state.store.put_cab_schedule(&caller, document).await?;
+    // The agenda mail-out follows the new recurrence from its next meeting.
+    crate::cab_mail::request_next_or_log(&state).await;
+    Ok(Json(saved.document))
 }
 
 /// The range of meetings to list.

@@ -46,7 +46,10 @@ struct AgendaView {
 }
 
 /// The agenda of `meeting` and the entries it was built from.
-async fn read_agenda(state: &AppState, meeting: &Meeting) -> ApiResult<(Agenda, Vec<AgendaEntry>)> {
+pub(crate) async fn read_agenda(
+    state: &AppState,
+    meeting: &Meeting,
+) -> ApiResult<(Agenda, Vec<AgendaEntry>)> {
     let entries = state.store.cab_agenda_entries(meeting).await?;
     state.impact.refresh_for_query().await;
     let radii: Vec<usize> = entries

@@ -5,7 +5,7 @@ mod actions;
 mod approvals;
 mod audit;
 mod cab;
-mod cab_agenda;
+pub(crate) mod cab_agenda;
 mod cab_outcomes;
 mod calendar;
 mod changes;

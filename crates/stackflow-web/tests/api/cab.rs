@@ -403,3 +403,48 @@ backend_test!(
         assert_eq!(actions, [("cab.schedule_updated", "max")]);
     }
 );
+
+backend_test!(
+    the_agenda_is_mailed_to_the_cab_once_before_each_meeting,
+    |app| async move {
+        let placed = app.normal_in_authorize().await;
+        app.start_agenda_mail().await;
+        // Asked twice (two instances starting): still one timer.
+        app.start_agenda_mail().await;
+        let timers: Vec<_> = (app.store.pending_jobs().await.expect("jobs"))
+            .into_iter()
+            .filter(|j| j.kind == Ok(stackflow_store::JobKind::CabAgendaMail))
+            .map(|j| (j.key, j.run_at))
+            .collect();
+        // Mailed two hours before this week's meeting.
+        assert_eq!(
+            timers,
+            vec![(
+                THIS_WEEK.to_owned(),
+                at(THIS_WEEK_START) - Duration::hours(2)
+            )]
+        );
+        app.clock
+            .set(at(THIS_WEEK_START) - Duration::hours(2) - Duration::seconds(1));
+        assert_eq!(app.run_jobs().await, 0);
+        app.clock.set(at(THIS_WEEK_START) - Duration::hours(2));
+        assert_eq!(app.run_jobs().await, 1);
+        let mails: Vec<_> = (app.store.pending_outbox(1000).await.expect("outbox"))
+            .into_iter()
+            .filter(|item| item.event_type == "cab.agenda")
+            .collect();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0].recipients, vec!["bob", "carol", "dave", "erin"]);
+        assert_eq!(mails[0].entity_key, THIS_WEEK);
+        assert_eq!(mails[0].payload["changes"], json!([placed]));
+        let text = mails[0].payload["agenda"].as_str().expect("agenda text");
+        assert!(text.contains(&placed), "{text}");
+        // The next link of the chain: next week's meeting.
+        let next: Vec<_> = (app.store.pending_jobs().await.expect("jobs"))
+            .into_iter()
+            .map(|j| j.key)
+            .collect();
+        assert!(next.contains(&NEXT_WEEK.to_owned()), "{next:?}");
+        assert_eq!(app.run_jobs().await, 0, "mailed once");
+    }
+);

@@ -142,6 +142,13 @@ impl TestApp {
             .expect("run due jobs")
     }
 
+    /// Sets the first CAB agenda mail timer, as `serve` does at start-up.
+    pub async fn start_agenda_mail(&self) {
+        stackflow_web::cab_mail::request_next(&self.state)
+            .await
+            .expect("set the agenda mail timer");
+    }
+
     /// The test clock's current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
