@@ -3,6 +3,7 @@
 //! evaluator over resolved plans, and approval due times.
 
 mod document;
+mod examples;
 mod resolve;
 mod rounds;
 mod select;
