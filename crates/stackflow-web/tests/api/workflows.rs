@@ -428,3 +428,45 @@ backend_test!(only_admins_and_change_managers_write, |app| async move {
         .await
         .problem(StatusCode::UNAUTHORIZED, "unauthorized");
 });
+
+backend_test!(
+    an_emergency_workflow_never_needs_fewer_than_two_ecab_approvers,
+    |app| async move {
+        const ONE_APPROVER: &str = "\
+name: emergency-lax
+type: change_approval
+priority: 50
+match: {change_types: [emergency]}
+stages:
+  - name: ECAB
+    lanes:
+      - approvers: {group_of_kind: ecab}
+        rule: {quorum: 1}
+";
+        let reply = send_yaml(&app, Method::POST, "/api/workflows", "max", ONE_APPROVER).await;
+        let fields = reply.invalid_fields();
+        assert!(
+            fields
+                .iter()
+                .any(|(field, message)| field.starts_with("stages")
+                    && message.to_lowercase().contains("two")),
+            "{fields:?}"
+        );
+        // Two, the minimum, is allowed, and it is what an emergency then
+        // needs: one ECAB approval leaves it waiting, the second approves.
+        let stricter = ONE_APPROVER
+            .replace("emergency-lax", "emergency-strict")
+            .replace("{quorum: 1}", "{quorum: 2}");
+        send_yaml(&app, Method::POST, "/api/workflows", "max", &stricter)
+            .await
+            .expect(StatusCode::CREATED);
+        let number = app.create("alice", emergency_draft()).await;
+        let submitted = app.submit(&number, "alice").await;
+        assert_eq!(
+            submitted["approval"]["plan"]["workflow"]["name"],
+            "emergency-strict"
+        );
+        assert_eq!(app.approve(&number, "bob").await["state"], "authorize");
+        assert_eq!(app.approve(&number, "carol").await["state"], "scheduled");
+    }
+);
