@@ -448,3 +448,25 @@ backend_test!(
         assert_eq!(app.run_jobs().await, 0, "mailed once");
     }
 );
+
+backend_test!(
+    a_workflow_without_an_assess_stage_places_the_change_on_submit,
+    |app| async move {
+        let cab_only = json!({
+            "name": "cab-only",
+            "type": "change_approval",
+            "priority": 10,
+            "match": {"change_types": ["normal"]},
+            "stages": [{"name": "CAB authorisation", "cab": true, "lanes": [
+                {"approvers": {"group_of_kind": "cab"}, "rule": "majority"}]}]
+        });
+        app.post("/api/workflows", "max", cab_only)
+            .await
+            .expect(StatusCode::CREATED);
+        let number = app.create("alice", normal_draft()).await;
+        let submitted = app.submit(&number, "alice").await;
+        assert_eq!(submitted["state"], "authorize", "straight to the CAB");
+        assert_eq!(time_of(&submitted["cab_date"]), at(THIS_WEEK_START));
+        assert_eq!(numbers(&agenda(&app, THIS_WEEK).await), [number.as_str()]);
+    }
+);
