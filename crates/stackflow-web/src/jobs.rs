@@ -16,6 +16,11 @@ use std::time::Duration as StdDuration;
 /// far longer than any job runs, so only a dead worker's jobs move.
 const LEASE: Duration = Duration::minutes(5);
 
+/// How often `serve`'s worker looks for due jobs: a reassessment requested
+/// by a write runs within about this long, a timer this long after it is
+/// due.
+pub const POLL_INTERVAL: StdDuration = StdDuration::from_secs(1);
+
 /// Jobs claimed at once.
 const BATCH: u32 = 50;
 

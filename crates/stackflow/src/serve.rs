@@ -33,11 +33,6 @@ async fn prune_cmdb_log(store: Arc<dyn Store>) {
     }
 }
 
-/// How often the job worker looks for due jobs: a reassessment requested
-/// by a write runs within about this long, a timer this long after it is
-/// due.
-const JOB_POLL_INTERVAL: Duration = Duration::from_secs(1);
-
 /// How often CMDB changes that reached this instance's index from other
 /// instances are checked against the changes awaiting approval.
 const REASSESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -75,7 +70,7 @@ pub async fn serve(
     // The chain of agenda mail timers needs its first link once; every
     // instance asks, and the requests coalesce.
     stackflow_web::cab_mail::request_next_or_log(&state).await;
-    let _jobs = stackflow_web::jobs::spawn_worker(state.clone(), JOB_POLL_INTERVAL);
+    let _jobs = stackflow_web::jobs::spawn_worker(state.clone(), stackflow_web::jobs::POLL_INTERVAL);
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -164,6 +164,8 @@ impl BenchmarkStore for Repo {
             "votes",
             "audit_events",
             "outbox",
+            "risk_assessments",
+            "jobs",
         ] {
             let count: i64 = sqlx::query_scalar(sql!("SELECT COUNT(*) FROM {table}"))
                 .fetch_one(&self.pool)

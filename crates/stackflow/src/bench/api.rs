@@ -8,8 +8,10 @@
 //! runs `--clients` clients, each on its own keep-alive connection, each
 //! looping: create a normal change on 1–3 random CIs, submit it, read a
 //! page of the change list (alternately all changes and those in
-//! assessment) and the risk of one of its recent changes. A warm-up is
-//! left out of the figures; any non-2xx response fails the benchmark.
+//! assessment) and the risk of one of its recent changes. The job worker
+//! runs beside them, as in `serve`, reassessing the changes submissions
+//! flag. A warm-up is left out of the figures; any non-2xx response fails
+//! the benchmark.
 
 mod client;
 mod history;
@@ -75,6 +77,9 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
     prepare::top_up_changes(&store, cis.clone(), args.changes, args.seed).await?;
     let before = store.table_counts_for_benchmark().await?;
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
+    // The job worker runs as in `serve`: reassessing the changes a
+    // submission flagged is part of the load, only not of the request.
+    let _jobs = stackflow_web::jobs::spawn_worker(state.clone(), stackflow_web::jobs::POLL_INTERVAL);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, router(state)).await });
