@@ -70,7 +70,7 @@ pub async fn serve(
     // The chain of agenda mail timers needs its first link once; every
     // instance asks, and the requests coalesce.
     stackflow_web::cab_mail::request_next_or_log(&state).await;
-    let _jobs = stackflow_web::jobs::spawn_worker(state.clone(), stackflow_web::jobs::POLL_INTERVAL);
+    let jobs = stackflow_web::jobs::spawn_worker(state.clone(), stackflow_web::jobs::POLL_INTERVAL);
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -82,6 +82,9 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
+    // Stopped between jobs or inside one: a job it held is released when
+    // its lease runs out, and its effects were all or nothing.
+    jobs.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -79,7 +79,7 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     // The job worker runs as in `serve`: reassessing the changes a
     // submission flagged is part of the load, only not of the request.
-    let _jobs = stackflow_web::jobs::spawn_worker(state.clone(), stackflow_web::jobs::POLL_INTERVAL);
+    let jobs = stackflow_web::jobs::spawn_worker(state.clone(), stackflow_web::jobs::POLL_INTERVAL);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let server = tokio::spawn(async move { axum::serve(listener, router(state)).await });
@@ -123,6 +123,7 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
         outcomes.push(client.await.context("a client panicked")??);
     }
     server.abort();
+    jobs.abort();
     let finished = (outcomes.iter())
         .filter_map(|o| o.finished)
         .max()
