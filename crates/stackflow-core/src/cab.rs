@@ -21,7 +21,7 @@ mod validate;
 pub use agenda::{Agenda, AgendaCandidate, AgendaItem, AgendaVote, build_agenda, cab_stage_index};
 pub use meetings::{
     MAX_RANGE_DAYS, Meeting, meeting_after, meeting_by_id, meeting_id, meetings_between,
-    next_meeting_for, parse_meeting_id,
+    next_meeting_for, next_to_mail, parse_meeting_id,
 };
 pub use outcome::{CabOutcome, OutcomeEffect, decide_outcome};
 pub use schedule::{

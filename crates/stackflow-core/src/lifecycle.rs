@@ -636,6 +636,14 @@ fn record_cab_outcome(
             "only a change manager or an admin records CAB outcomes",
         ));
     }
+    // Segregation of duties holds for the board's decision too: a change
+    // manager who requested the change may defer it, not decide it.
+    if actor.username == change.requested_by && outcome != CabOutcome::Deferred {
+        return Err(Refusal::forbidden(
+            "segregation_of_duties",
+            "the requester of a change may not record the CAB's decision on it",
+        ));
+    }
     check_text("notes", notes)?;
     let Some(schedule) = ctx.cab_schedule else {
         return Err(Refusal::conflict(

@@ -95,6 +95,16 @@ impl NewJob {
     }
 }
 
+/// The agenda mail-out timer of a CAB meeting, at its `mail_at`.
+pub fn agenda_mail_job(meeting: &stackflow_core::cab::Meeting) -> NewJob {
+    NewJob {
+        kind: JobKind::CabAgendaMail,
+        key: meeting.id.clone(),
+        payload: serde_json::json!({"meeting": meeting.id}),
+        run_at: meeting.mail_at,
+    }
+}
+
 /// A job as stored, or as claimed by a worker.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Job {

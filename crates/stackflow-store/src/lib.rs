@@ -21,7 +21,7 @@ mod workflows;
 
 pub use cab::{AgendaEntry, CabScheduleState, CabStore, OutcomeItem, RecordedOutcome};
 pub use error::{Result, StoreError};
-pub use jobs::{Job, JobKind, NewJob, TimerOutcome};
+pub use jobs::{Job, JobKind, NewJob, TimerOutcome, agenda_mail_job};
 pub use model::*;
 pub use workflows::{SYSTEM_AUTHOR, StoredWorkflow, WorkflowHistory, WorkflowVersion};
 

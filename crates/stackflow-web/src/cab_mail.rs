@@ -3,45 +3,24 @@
 //! member through the outbox. One `cab.agenda_mail` timer per meeting,
 //! keyed by the meeting id; each one, when it has mailed its agenda, sets
 //! the next meeting's. `serve` sets the first at start-up and a schedule
-//! change sets the first under the new schedule, so the chain always has
-//! a next link (requests coalesce, so setting it twice is harmless).
+//! change sets the first under the new schedule in its own transaction,
+//! so the chain always has a next link (requests coalesce, so setting it
+//! twice is harmless). A meeting already held when its timer runs (the
+//! workers were down) is not mailed: the chain moves on to the next one.
 
 use crate::AppState;
 use crate::jobs::Finished;
 use crate::problem::AppError;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
-use stackflow_core::cab::{
-    Meeting, MeetingSchedule, agenda_text, meeting_after, meeting_by_id, meetings_between,
-};
+use stackflow_core::cab::{agenda_text, meeting_by_id, next_to_mail};
 use stackflow_core::{GroupKind, Notification};
-use stackflow_store::{Job, JobKind, NewJob};
+use stackflow_store::{Job, NewJob, agenda_mail_job};
 
 /// Event type of the agenda message.
 pub const AGENDA_EVENT: &str = "cab.agenda";
 /// Its topic for webhook subscribers.
 pub const TOPIC_CAB: &str = "cab";
-
-/// How far ahead the next meeting to mail is looked for.
-const LOOKAHEAD_DAYS: i64 = 366;
-
-/// The agenda mail-out timer of `meeting`.
-fn mail_job(meeting: &Meeting) -> NewJob {
-    NewJob {
-        kind: JobKind::CabAgendaMail,
-        key: meeting.id.clone(),
-        payload: json!({"meeting": meeting.id}),
-        run_at: meeting.mail_at,
-    }
-}
-
-/// The first meeting whose agenda is not yet due to be mailed at `now`.
-fn next_to_mail(schedule: &MeetingSchedule, now: DateTime<Utc>) -> Option<Meeting> {
-    meetings_between(schedule, now, now + Duration::days(LOOKAHEAD_DAYS))
-        .ok()?
-        .into_iter()
-        .find(|meeting| meeting.mail_at >= now)
-}
 
 /// Sets the timer of the next meeting's agenda mail under the schedule in
 /// force (nothing when the recurrence has ended).
@@ -49,13 +28,15 @@ pub async fn request_next(state: &AppState) -> Result<(), AppError> {
     let now = state.clock.now();
     let schedule = state.store.cab_schedule().await?;
     if let Some(meeting) = next_to_mail(&schedule.schedule, now) {
-        state.store.request_job(&mail_job(&meeting), now).await?;
+        state
+            .store
+            .request_job(&agenda_mail_job(&meeting), now)
+            .await?;
     }
     Ok(())
 }
 
-/// [`request_next`], logging instead of failing: called after writes that
-/// have already succeeded, and at start-up.
+/// [`request_next`], logging instead of failing: called at start-up.
 pub async fn request_next_or_log(state: &AppState) {
     if let Err(error) = request_next(state).await {
         tracing::error!(error = ?error, "setting the next CAB agenda mail failed");
@@ -79,7 +60,15 @@ pub(crate) async fn mail_agenda(
         .cab_schedule()
         .await
         .map_err(|e| e.to_string())?;
-    let (notes, next) = match meeting_by_id(&schedule.schedule, &job.key) {
+    let meeting = meeting_by_id(&schedule.schedule, &job.key);
+    let (notes, next) = match meeting {
+        // Not yet due (the mail time moved later since it was set): wait.
+        Some(meeting) if meeting.mail_at > now => (Vec::new(), Some(meeting)),
+        // Held already (the worker was down): an agenda after the fact
+        // helps nobody; go on with the next meeting to mail.
+        Some(meeting) if meeting.start <= now => {
+            (Vec::new(), next_to_mail(&schedule.schedule, now))
+        }
         Some(meeting) => {
             let (agenda, _) = crate::api::cab_agenda::read_agenda(state, &meeting)
                 .await
@@ -104,11 +93,15 @@ pub(crate) async fn mail_agenda(
                     "agenda": agenda_text(&agenda, state.public_url.as_deref()),
                 }),
             };
-            (vec![note], meeting_after(&schedule.schedule, &meeting))
+            // The meeting after this one: its mail time is still ahead.
+            let after = next_to_mail(&schedule.schedule, meeting.start);
+            (vec![note], after)
         }
+        // The schedule changed and has no such meeting: the next meeting
+        // under the schedule in force.
         None => (Vec::new(), next_to_mail(&schedule.schedule, now)),
     };
-    let follow_ups: Vec<NewJob> = next.iter().map(mail_job).collect();
+    let follow_ups: Vec<NewJob> = next.iter().map(agenda_mail_job).collect();
     let finished = state
         .store
         .finish_job_with(job, worker, now, &job.key, &notes, &follow_ups)

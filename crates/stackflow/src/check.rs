@@ -95,7 +95,7 @@ pub fn findings(facts: &Facts) -> Vec<Finding> {
     ));
     found.push(match facts.active_workflows.as_slice() {
         [] => missing(
-            "no active change_approval workflow: normal and emergency changes cannot be submitted",
+            "no active change_approval workflow: submissions fall back to the built-in policy",
             "load one with `stackflow workflow load FILE` (docs/workflows.md), or reactivate a default",
         ),
         names => ok(format!("active approval workflows: {}", names.join(", "))),

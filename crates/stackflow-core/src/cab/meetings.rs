@@ -93,6 +93,18 @@ pub fn meetings_between(
         .collect())
 }
 
+/// The first meeting whose agenda is not yet due to be mailed at `now`
+/// (its `mail_at` is now or later), looking a year ahead: the next link of
+/// the agenda mail-out.
+pub fn next_to_mail(schedule: &MeetingSchedule, now: DateTime<Utc>) -> Option<Meeting> {
+    schedule
+        .starts()
+        .map(|start| Meeting::at(schedule, start))
+        .skip_while(|meeting| meeting.mail_at < now)
+        .take_while(|meeting| meeting.start < now + Duration::days(366))
+        .next()
+}
+
 /// The meeting an id names, if the recurrence gives a meeting there.
 pub fn meeting_by_id(schedule: &MeetingSchedule, id: &str) -> Option<Meeting> {
     let local = parse_meeting_id(id)?;

@@ -93,6 +93,11 @@ impl CabStore for Repo {
             Some(json_of(&document)?),
         )
         .await?;
+        // The agenda mail-out follows the new recurrence from its next
+        // meeting, set with the schedule that implies it.
+        if let Some(next) = stackflow_core::cab::next_to_mail(&schedule, by.now) {
+            request_job_in(&mut tx, &crate::agenda_mail_job(&next), by.now).await?;
+        }
         tx.commit().await?;
         Ok(CabScheduleState {
             document,

@@ -68,6 +68,32 @@ async fn request_job_in(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
+/// The approval SLA timer of a change's open round, if one is open.
+fn approval_timer(change: &Change) -> Option<NewJob> {
+    let approval = &change.approval;
+    let due = approval.due_at?;
+    let number = change.number.to_string();
+    (approval.status == stackflow_core::ApprovalStatus::Requested).then(|| NewJob {
+        kind: JobKind::ApprovalSla,
+        key: format!("{number}/{}", approval.round),
+        payload: serde_json::json!({"change": number, "round": approval.round}),
+        run_at: due,
+    })
+}
+
+/// The overdue-review timer of a change whose review is due and not
+/// recorded.
+fn review_timer(change: &Change) -> Option<NewJob> {
+    let due = change.pir.due_at?;
+    let number = change.number.to_string();
+    change.pir.review.is_none().then(|| NewJob {
+        kind: JobKind::ReviewOverdue,
+        key: number.clone(),
+        payload: serde_json::json!({"change": number}),
+        run_at: due,
+    })
+}
+
 /// Sets the timers a transition implies, in its transaction: the approval
 /// SLA of a round that just opened, and the review's due time when it was
 /// set or moved. Timers of rounds or due times that no longer apply stay
@@ -78,32 +104,43 @@ async fn request_timers(
     after: &Change,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let number = after.number.to_string();
-    let approval = &after.approval;
-    let round_opened = approval.status == stackflow_core::ApprovalStatus::Requested
-        && approval.round != before.approval.round;
-    if let (true, Some(due)) = (round_opened, approval.due_at) {
-        let job = NewJob {
-            kind: JobKind::ApprovalSla,
-            key: format!("{number}/{}", approval.round),
-            payload: serde_json::json!({"change": number, "round": approval.round}),
-            run_at: due,
-        };
+    if after.approval.round != before.approval.round
+        && let Some(job) = approval_timer(after)
+    {
         request_job_in(tx, &job, now).await?;
     }
-    if let Some(due) = after.pir.due_at
-        && after.pir.due_at != before.pir.due_at
-        && after.pir.review.is_none()
+    if after.pir.due_at != before.pir.due_at
+        && let Some(job) = review_timer(after)
     {
-        let job = NewJob {
-            kind: JobKind::ReviewOverdue,
-            key: number.clone(),
-            payload: serde_json::json!({"change": number}),
-            run_at: due,
-        };
         request_job_in(tx, &job, now).await?;
     }
     Ok(())
+}
+
+/// Once, when the job table is created on a database that already holds
+/// changes: the timers of the rounds already open and the reviews already
+/// due, which no transition will set any more.
+async fn backfill_timers(tx: &mut Tx, now: DateTime<Utc>) -> Result<usize> {
+    let open: Vec<Json<Change>> =
+        sqlx::query_scalar("SELECT doc FROM changes WHERE state IN ($1, $2, $3, $4, $5)")
+            .bind(ChangeState::Assess.as_str())
+            .bind(ChangeState::Authorize.as_str())
+            .bind(ChangeState::Scheduled.as_str())
+            .bind(ChangeState::Implement.as_str())
+            .bind(ChangeState::Review.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut set = 0;
+    for Json(change) in open {
+        for job in [approval_timer(&change), review_timer(&change)]
+            .into_iter()
+            .flatten()
+        {
+            request_job_in(tx, &job, now).await?;
+            set += 1;
+        }
+    }
+    Ok(set)
 }
 
 /// Who hears of escalations: the members of every `change_management`
@@ -276,19 +313,22 @@ impl JobStore for Repo {
     ) -> Result<TimerOutcome> {
         let (number, round) = timer_change(job)?;
         let mut tx = self.begin_write().await?;
-        // First, and in the same transaction as the effect: only the worker
+        // The change first, as every writer locks it before it writes a
+        // job (`persist_transition`), so the two never wait for each other.
+        let found = match load_change(&mut tx, number, true).await {
+            Ok(found) => Some(found),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        // Then, in the same transaction as the effect: only the worker
         // holding this generation of the timer acts, and the timer leaves
         // with the escalation, so no crash or second worker repeats it.
         if !take_held_job(&mut tx, job, worker).await? {
             return Ok(TimerOutcome::NotHeld);
         }
-        let (id, before) = match load_change(&mut tx, number, true).await {
-            Ok(found) => found,
-            Err(StoreError::NotFound(_)) => {
-                tx.commit().await?;
-                return Ok(TimerOutcome::Fired(None));
-            }
-            Err(e) => return Err(e),
+        let Some((id, before)) = found else {
+            tx.commit().await?;
+            return Ok(TimerOutcome::Fired(None));
         };
         let managers = change_managers(&mut tx).await?;
         let transition = match job.kind {

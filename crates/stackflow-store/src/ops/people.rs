@@ -235,6 +235,9 @@ impl PeopleStore for Repo {
         )
         .await?;
         if after.active != before.active {
+            // Reactivating someone taken out of the CAB while inactive must
+            // not bring back an ECAB member outside it.
+            load_directory(&mut tx).await?.check_ecab_within_cab()?;
             reevaluate_open_changes(&mut tx, by).await?;
         }
         tx.commit().await?;

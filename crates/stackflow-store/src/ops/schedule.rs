@@ -49,6 +49,21 @@ impl CalendarStore for Repo {
         .bind(by.now)
         .execute(&mut *tx)
         .await?;
+        // A CAB schedule without a zone of its own follows the calendar's:
+        // refuse a zone it cannot hold (its first meeting in a skipped
+        // hour), rather than leave every normal change unable to move.
+        match read_cab_schedule(&mut tx).await {
+            Err(StoreError::Corrupt(why)) => {
+                return Err(Refusal::conflict(
+                    "cab_schedule_invalid_in_zone",
+                    format!("{why}; give the CAB schedule a time_zone of its own first"),
+                )
+                .into());
+            }
+            other => {
+                other?;
+            }
+        }
         audit(
             &mut tx,
             by,

@@ -54,8 +54,6 @@ async fn put_cab_schedule(
     ApiJson(document): ApiJson<CabSchedule>,
 ) -> ApiResult<Json<CabSchedule>> {
     let saved = state.store.put_cab_schedule(&caller, document).await?;
-    // The agenda mail-out follows the new recurrence from its next meeting.
-    crate::cab_mail::request_next_or_log(&state).await;
     Ok(Json(saved.document))
 }
 

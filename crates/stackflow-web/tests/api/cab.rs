@@ -470,3 +470,27 @@ backend_test!(
         assert_eq!(numbers(&agenda(&app, THIS_WEEK).await), [number.as_str()]);
     }
 );
+
+backend_test!(
+    a_change_manager_may_not_decide_their_own_change_at_the_cab,
+    |app| async move {
+        let number = app.create("max", normal_draft()).await;
+        app.submit(&number, "max").await;
+        assert_eq!(app.approve(&number, "ivan").await["state"], "authorize");
+        let before = app.snapshot(&number).await;
+        for outcome in ["approved", "rejected"] {
+            record(
+                &app,
+                THIS_WEEK,
+                "max",
+                json!([{"change": number, "outcome": outcome, "notes": ""}]),
+            )
+            .await
+            .problem(StatusCode::FORBIDDEN, "segregation_of_duties");
+        }
+        app.assert_unchanged(&number, &before).await;
+        // The requester may still defer it to the next meeting.
+        let deferred = decide(&app, THIS_WEEK, &number, "deferred").await;
+        assert!(deferred.to_string().contains(&number), "{deferred}");
+    }
+);

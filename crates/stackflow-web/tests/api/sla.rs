@@ -198,3 +198,27 @@ backend_test!(an_overdue_review_is_escalated_once, |app| async move {
     app.clock.advance(Duration::days(2));
     assert_eq!(app.run_jobs().await, 0);
 });
+
+backend_test!(
+    timers_of_changes_already_in_flight_are_set_when_the_job_table_arrives,
+    |app| async move {
+        let number = app.create("alice", emergency_draft()).await;
+        app.submit(&number, "alice").await;
+        // The database as a version before the job table left it: the
+        // round is open, and no timer exists.
+        app.execute_raw(&[
+            "DROP TABLE jobs",
+            "DELETE FROM _sqlx_migrations WHERE version = 7",
+        ])
+        .await;
+        app.store.migrate().await.expect("migrate");
+        let timers: Vec<String> = (app.store.pending_jobs().await.expect("jobs"))
+            .into_iter()
+            .map(|j| j.key)
+            .collect();
+        assert_eq!(timers, vec![format!("{number}/1")]);
+        app.clock.advance(Duration::hours(3));
+        assert_eq!(app.run_jobs().await, 1);
+        assert_eq!(app.change(&number).await["approval"]["sla_breached"], true);
+    }
+);

@@ -142,6 +142,33 @@ impl TestApp {
             .expect("run due jobs")
     }
 
+    /// Runs SQL on the test database directly, for setting up what the
+    /// API cannot (a database as an older version left it).
+    pub async fn execute_raw(&self, statements: &[&str]) {
+        match self.store.backend() {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.expect("connect");
+                for statement in statements {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(*statement))
+                        .execute(&pool)
+                        .await
+                        .expect("raw SQL");
+                }
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.expect("connect");
+                for statement in statements {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(*statement))
+                        .execute(&pool)
+                        .await
+                        .expect("raw SQL");
+                }
+                pool.close().await;
+            }
+        }
+    }
+
     /// Sets the first CAB agenda mail timer, as `serve` does at start-up.
     pub async fn start_agenda_mail(&self) {
         stackflow_web::cab_mail::request_next(&self.state)

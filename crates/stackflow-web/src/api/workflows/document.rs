@@ -47,14 +47,20 @@ impl FromRequest<AppState> for DocumentBody {
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             AppError::invalid(vec![FieldError::new("document", "must be UTF-8 text")])
         })?;
-        // PostgreSQL cannot store NUL in text or JSON, and no name needs one.
-        if text.contains('\0') || text.contains("\\u0000") {
+        let document = parse_document(text, format)?;
+        // PostgreSQL cannot store NUL in text or JSON, and no name needs
+        // one. Checked on the parsed document as it will be stored, so an
+        // escape (`\0` in YAML, `\u0000` in JSON) is caught too.
+        let stored = serde_json::to_string(&document).map_err(|_| {
+            AppError::invalid(vec![FieldError::new("document", "cannot be stored")])
+        })?;
+        if text.contains('\0') || stored.contains("\\u0000") {
             return Err(AppError::invalid(vec![FieldError::new(
                 "document",
                 "may not contain NUL characters",
             )]));
         }
-        Ok(DocumentBody(parse_document(text, format)?))
+        Ok(DocumentBody(document))
     }
 }
 
