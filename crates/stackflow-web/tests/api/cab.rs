@@ -494,3 +494,53 @@ backend_test!(
         assert!(deferred.to_string().contains(&number), "{deferred}");
     }
 );
+
+backend_test!(
+    a_calendar_zone_the_cab_schedule_cannot_hold_is_refused,
+    |app| async move {
+        // Sundays 01:30, in the calendar's zone (UTC so far).
+        app.call(Method::PUT, "/api/cab/schedule")
+            .by("admin")
+            .json(&json!({"rrule": "FREQ=WEEKLY;BYDAY=SU", "first_start": "2026-03-29T01:30"}))
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        // In London 01:30 on 29 March 2026 never happens (clocks go to 02:00).
+        let london = json!({
+            "time_zone": "Europe/London",
+            "working_days": ["mon", "tue", "wed", "thu", "fri"],
+            "working_hours": {"start": "09:00", "end": "17:00"},
+            "holidays": []
+        });
+        app.call(Method::PUT, "/api/calendar")
+            .by("admin")
+            .json(&london)
+            .send()
+            .await
+            .problem(StatusCode::CONFLICT, "cab_schedule_invalid_in_zone");
+        // Nothing changed: normal changes still move.
+        let number = app.normal_in_authorize().await;
+        assert_eq!(app.change(&number).await["state"], "authorize");
+    }
+);
+
+backend_test!(
+    a_meeting_already_held_is_not_mailed_and_the_chain_moves_on,
+    |app| async move {
+        app.start_agenda_mail().await;
+        // Every worker was down from before this week's mail time until
+        // after the meeting.
+        app.clock.set(at(THIS_WEEK_START) + Duration::hours(3));
+        assert_eq!(app.run_jobs().await, 1);
+        let mails = (app.store.pending_outbox(1000).await.expect("outbox"))
+            .into_iter()
+            .filter(|item| item.event_type == "cab.agenda")
+            .count();
+        assert_eq!(mails, 0, "no agenda after the fact");
+        let next: Vec<_> = (app.store.pending_jobs().await.expect("jobs"))
+            .into_iter()
+            .map(|j| j.key)
+            .collect();
+        assert_eq!(next, vec![NEXT_WEEK.to_owned()]);
+    }
+);

@@ -470,3 +470,25 @@ stages:
         assert_eq!(app.approve(&number, "carol").await["state"], "scheduled");
     }
 );
+
+backend_test!(
+    an_escaped_nul_in_a_yaml_workflow_is_refused,
+    |app| async move {
+        const ESCAPED_NUL: &str = "\
+name: sneaky
+type: change_approval
+stages:
+  - name: \"Review\\0\"
+    lanes:
+      - approvers: {group_of_kind: cab}
+        rule: majority
+";
+        let fields = send_yaml(&app, Method::POST, "/api/workflows", "max", ESCAPED_NUL)
+            .await
+            .invalid_fields();
+        assert_eq!(fields[0].0, "document", "{fields:?}");
+        app.get("/api/workflows/sneaky", "max")
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
+    }
+);
