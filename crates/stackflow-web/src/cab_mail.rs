@@ -5,7 +5,7 @@
 //! the next meeting's. `serve` sets the first at start-up and a schedule
 //! change sets the first under the new schedule in its own transaction,
 //! so the chain always has a next link (requests coalesce, so setting it
-//! twice is harmless). A meeting already held when its timer runs (the
+//! twice is harmless). A meeting already over when its timer runs (the
 //! workers were down) is not mailed: the chain moves on to the next one.
 
 use crate::AppState;
@@ -64,11 +64,9 @@ pub(crate) async fn mail_agenda(
     let (notes, next) = match meeting {
         // Not yet due (the mail time moved later since it was set): wait.
         Some(meeting) if meeting.mail_at > now => (Vec::new(), Some(meeting)),
-        // Held already (the worker was down): an agenda after the fact
+        // Over already (the workers were down): an agenda after the fact
         // helps nobody; go on with the next meeting to mail.
-        Some(meeting) if meeting.start <= now => {
-            (Vec::new(), next_to_mail(&schedule.schedule, now))
-        }
+        Some(meeting) if meeting.end <= now => (Vec::new(), next_to_mail(&schedule.schedule, now)),
         Some(meeting) => {
             let (agenda, _) = crate::api::cab_agenda::read_agenda(state, &meeting)
                 .await
