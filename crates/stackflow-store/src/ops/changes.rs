@@ -292,9 +292,14 @@ async fn decide_in(
         }
         _ => None,
     };
-    // Only normal changes meet the CAB.
+    // Only normal changes meet the CAB, and only these actions can place a
+    // change on a meeting (by taking it into `authorize`) or decide it there.
+    let meets_cab = matches!(
+        action,
+        Action::Submit | Action::Vote { .. } | Action::CabOutcome { .. }
+    );
     let cab = match before.change_type {
-        ChangeType::Normal => Some(read_cab_schedule(tx).await?),
+        ChangeType::Normal if meets_cab => Some(read_cab_schedule(tx).await?),
         _ => None,
     };
     let context = Context {

@@ -227,15 +227,7 @@ impl JobStore for Repo {
 
     async fn complete_job(&self, job: &Job, worker: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let deleted =
-            sqlx::query("DELETE FROM jobs WHERE id = $1 AND generation = $2 AND locked_by = $3")
-                .bind(job.id)
-                .bind(job.generation)
-                .bind(worker.to_owned())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        let held = deleted > 0
+        let held = take_held_job(&mut tx, job, worker).await?
             || sqlx::query(
                 "UPDATE jobs SET locked_by = NULL, locked_until = NULL, last_error = NULL \
                  WHERE id = $1 AND locked_by = $2",
