@@ -231,12 +231,15 @@ pub trait RiskStore: Send + Sync {
     /// failed similar changes over the last 90.
     async fn risk_history(&self, query: &RiskHistoryQuery) -> Result<RiskHistory>;
     /// Active changes other than `number` whose planned windows overlap
-    /// `[start, end)`, at most 1,000.
+    /// `[start, end)`, at most 1,000. With a `scope` (CI names), only those
+    /// naming one of its CIs, each with just its CIs in the scope, by name;
+    /// without, every such change with all its CIs.
     async fn conflict_candidates(
         &self,
         number: ChangeNumber,
         start: chrono::DateTime<chrono::Utc>,
         end: chrono::DateTime<chrono::Utc>,
+        scope: Option<&[String]>,
     ) -> Result<Vec<PlannedChange>>;
     /// Submits a normal or emergency change with its risk assessment and
     /// conflicts, flagging the conflicts on the other changes too, in one

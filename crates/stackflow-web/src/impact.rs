@@ -324,6 +324,56 @@ impl ImpactIndex {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
     }
 
+    /// The CIs another change must name to conflict with a change on
+    /// `ours` (see [`conflict_scope_now`](Self::conflict_scope_now)), off
+    /// the async workers.
+    pub async fn conflict_scope(
+        self: &Arc<Self>,
+        ours: Vec<String>,
+        limit: usize,
+    ) -> Option<Vec<String>> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.conflict_scope_now(&ours, limit))
+            .await
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    }
+
+    /// The CIs another change must name to conflict with a change on
+    /// `ours`: ours, the CIs that depend on them (their blast radius) and
+    /// the CIs they depend on (whose blast radius holds ours), sorted.
+    /// `None` when there are more than `limit`: a change on a core switch
+    /// has most of the CMDB in its scope, and reading every change planned
+    /// at the same time is then cheaper than looking them up by CI.
+    pub fn conflict_scope_now(&self, ours: &[String], limit: usize) -> Option<Vec<String>> {
+        self.with_walker(|index, walker| {
+            let roots: Vec<Node> = ours.iter().filter_map(|n| index.node(n)).collect();
+            let mut scope: Vec<String> = ours.to_vec();
+            let dependents = index.blast_radius(walker, &roots, None);
+            if ours.len() + dependents.reached.len() > limit {
+                return None;
+            }
+            scope.extend(
+                dependents
+                    .reached
+                    .iter()
+                    .map(|r| index.name(r.node).to_owned()),
+            );
+            let dependencies = index.dependency_closure(walker, &roots);
+            if scope.len() + dependencies.reached.len() > limit {
+                return None;
+            }
+            scope.extend(
+                dependencies
+                    .reached
+                    .iter()
+                    .map(|r| index.name(r.node).to_owned()),
+            );
+            scope.sort();
+            scope.dedup();
+            Some(scope)
+        })
+    }
+
     /// The [`RiskView`] of a change's CIs against candidate changes' CIs,
     /// off the async workers (a walk may visit most of the CMDB).
     pub async fn risk_view(

@@ -46,6 +46,11 @@ pub struct AppState {
     /// no trailing `/`), for absolute links in exports such as the
     /// iCalendar schedule; `None` links relatively.
     pub public_url: Option<String>,
+    /// Conflict detection looks other changes up by CI while a change's
+    /// conflict scope (its CIs, their dependents and their dependencies)
+    /// has at most this many CIs, and reads every change planned at the
+    /// same time beyond it ([`risk::CONFLICT_SCOPE_LIMIT`] unless set).
+    pub conflict_scope_limit: usize,
 }
 
 impl AppState {
@@ -58,6 +63,16 @@ impl AppState {
             impact,
             risk_policy: RiskPolicy::default(),
             public_url: None,
+            conflict_scope_limit: risk::CONFLICT_SCOPE_LIMIT,
+        }
+    }
+
+    /// The same state looking conflict candidates up by CI only while a
+    /// change's conflict scope has at most `limit` CIs (0: never).
+    pub fn with_conflict_scope_limit(self, limit: usize) -> Self {
+        AppState {
+            conflict_scope_limit: limit,
+            ..self
         }
     }
 

@@ -22,6 +22,13 @@ use stackflow_store::{
     StoreError,
 };
 
+/// The largest conflict scope (a change's CIs, their dependents and their
+/// dependencies) whose candidates are looked up by CI. A lookup costs a few
+/// index probes per CI; reading every change planned at the same time costs
+/// one probe per change in a day's worth of windows (2,500 at a million
+/// changes), so beyond about this many CIs the window read is cheaper.
+pub const CONFLICT_SCOPE_LIMIT: usize = 1_000;
+
 /// How often an assessment is retried when the change moved meanwhile.
 const ATTEMPTS: usize = 3;
 
@@ -77,11 +84,18 @@ pub async fn assess(
     now: DateTime<Utc>,
 ) -> Result<Assessed, AppError> {
     let window = change.planned_start.zip(change.planned_end);
+    state.impact.refresh_for_query().await;
     let candidates: Vec<PlannedChange> = match window {
         Some((start, end)) if start < end => {
+            // Only a change naming a CI in this scope can conflict; each
+            // candidate then carries just its CIs within the scope.
+            let scope = state
+                .impact
+                .conflict_scope(change.affected_cis.clone(), state.conflict_scope_limit)
+                .await;
             state
                 .store
-                .conflict_candidates(change.number, start, end)
+                .conflict_candidates(change.number, start, end, scope.as_deref())
                 .await?
         }
         _ => Vec::new(),
@@ -106,7 +120,6 @@ pub async fn assess(
             similar_failures: 0,
         }
     };
-    state.impact.refresh_for_query().await;
     let view = state
         .impact
         .risk_view(

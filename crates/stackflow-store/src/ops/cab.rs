@@ -10,20 +10,17 @@ const CAB_SCHEDULE_KEY: &str = "schedule";
 /// its first meeting's day), so it is valid whatever the clock says.
 const DEFAULT_SCHEDULE_SAVED_AT: i64 = 1_767_225_600;
 
-/// The business calendar, whose time zone is the organisation's.
-async fn business_calendar(tx: &mut Tx) -> Result<BusinessCalendar> {
-    let row: Option<Json<BusinessCalendar>> =
-        sqlx::query_scalar("SELECT doc FROM business_calendar WHERE id = 1")
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(row.map_or_else(BusinessCalendar::default_calendar, |Json(c)| c))
-}
-
 /// The schedule in force, read in the caller's transaction. A stored
 /// document is validated as of when it was saved: "a meeting within the
 /// coming year" held then, and must not start failing as time passes.
 async fn read_cab_schedule(tx: &mut Tx) -> Result<CabScheduleState> {
-    let zone = business_calendar(tx).await?.time_zone;
+    let calendar = calendar_in(tx).await?;
+    cab_schedule_with(tx, &calendar).await
+}
+
+/// The schedule in force, for a caller that has read the calendar already.
+async fn cab_schedule_with(tx: &mut Tx, calendar: &BusinessCalendar) -> Result<CabScheduleState> {
+    let zone = calendar.time_zone;
     let row: Option<(Json<CabSchedule>, DateTime<Utc>)> =
         sqlx::query_as("SELECT doc, updated_at FROM cab_schedule WHERE id = 1")
             .fetch_optional(&mut **tx)
@@ -71,7 +68,7 @@ impl CabStore for Repo {
         ))
         .fetch_optional(&mut *tx)
         .await?;
-        let zone = business_calendar(&mut tx).await?.time_zone;
+        let zone = calendar_in(&mut tx).await?.time_zone;
         let schedule = document.validate(zone, by.now)?;
         let before = before.map_or_else(|| default_schedule(zone), |Json(d)| d);
         sqlx::query(

@@ -280,12 +280,6 @@ async fn decide_in(
     let directory = load_directory(tx).await?;
     let votes = load_votes(tx, id, Some(before.approval.round)).await?;
     let tasks = load_tasks(tx, id).await?;
-    // A submission opens an approval round, whose SLA counts business time
-    // in the organisation's calendar.
-    let calendar = match action {
-        Action::Submit => Some(calendar_in(tx).await?),
-        _ => None,
-    };
     let workflow = match &action {
         Action::Submit if before.change_type != ChangeType::Standard => {
             select_workflow_in(tx, before, risk_level).await?
@@ -294,14 +288,23 @@ async fn decide_in(
     };
     // Only normal changes meet the CAB, and only these actions can place a
     // change on a meeting (by taking it into `authorize`) or decide it there.
-    let meets_cab = matches!(
-        action,
-        Action::Submit | Action::Vote { .. } | Action::CabOutcome { .. }
-    );
-    let cab = match before.change_type {
-        ChangeType::Normal if meets_cab => Some(read_cab_schedule(tx).await?),
+    let meets_cab = before.change_type == ChangeType::Normal
+        && matches!(
+            action,
+            Action::Submit | Action::Vote { .. } | Action::CabOutcome { .. }
+        );
+    // A submission opens an approval round, whose SLA counts business time
+    // in the organisation's calendar; the CAB meets in its time zone.
+    let calendar = match action {
+        Action::Submit => Some(calendar_in(tx).await?),
+        _ if meets_cab => Some(calendar_in(tx).await?),
         _ => None,
     };
+    let cab = match &calendar {
+        Some(calendar) if meets_cab => Some(cab_schedule_with(tx, calendar).await?),
+        _ => None,
+    };
+    let calendar = calendar.filter(|_| matches!(action, Action::Submit));
     let context = Context {
         directory: &directory,
         votes: &votes,

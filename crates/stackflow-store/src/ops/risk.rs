@@ -9,6 +9,9 @@ const ACTIVE_STATES_SQL: &str = "state IN ('assess', 'authorize', 'scheduled', '
 /// Most conflict candidates read for one window.
 const MAX_CONFLICT_CANDIDATES: i64 = 1_000;
 
+/// Scope CIs per candidate lookup by CI (one bind each).
+const CONFLICT_SCOPE_CHUNK: usize = 1_000;
+
 /// Serialises the writers that touch conflict records on several changes.
 /// Taken first, before any change row is locked, so two of them never wait
 /// for each other's rows.
@@ -137,6 +140,120 @@ fn may_leave_active(action: &Action) -> bool {
     )
 }
 
+/// Conflict candidates found through their CIs: the active changes naming
+/// a CI of `scope` whose windows overlap `[start, end)`, each with its CIs
+/// in the scope (by name).
+async fn candidates_in_scope(
+    pool: &sqlx::Pool<Db>,
+    number: ChangeNumber,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    scope: &[String],
+) -> Result<Vec<PlannedChange>> {
+    let mut found: std::collections::BTreeMap<ChangeNumber, PlannedChange> =
+        std::collections::BTreeMap::new();
+    for chunk in scope.chunks(CONFLICT_SCOPE_CHUNK) {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT c.number, c.planned_start, c.planned_end, x.ci_name \
+             FROM change_cis x JOIN changes c ON c.id = x.change_id WHERE c.",
+        );
+        query
+            .push(ACTIVE_STATES_SQL)
+            .push(" AND c.planned_start < ");
+        query
+            .push_bind(end)
+            .push(" AND c.planned_end > ")
+            .push_bind(start)
+            .push(" AND c.number <> ")
+            .push_bind(number.to_string())
+            .push(" AND x.ci_name IN (");
+        let mut names = query.separated(", ");
+        for ci in chunk {
+            names.push_bind(ci.clone());
+        }
+        query.push(")");
+        let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>, String)> =
+            query.build_query_as().fetch_all(pool).await?;
+        for (other, planned_start, planned_end, ci) in rows {
+            let other: ChangeNumber = parse("changes.number", &other)?;
+            found
+                .entry(other)
+                .or_insert_with(|| PlannedChange {
+                    number: other,
+                    affected_cis: Vec::new(),
+                    planned_start,
+                    planned_end,
+                })
+                .affected_cis
+                .push(ci);
+        }
+    }
+    Ok(found
+        .into_values()
+        .take(MAX_CONFLICT_CANDIDATES as usize)
+        .map(|mut candidate| {
+            candidate.affected_cis.sort();
+            candidate.affected_cis.dedup();
+            candidate
+        })
+        .collect())
+}
+
+/// Conflict candidates found through their windows: every active change
+/// whose window overlaps `[start, end)`, with all its CIs (by name).
+async fn candidates_by_window(
+    pool: &sqlx::Pool<Db>,
+    number: ChangeNumber,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<PlannedChange>> {
+    // Short windows: those starting at most LONG_WINDOW_DAYS before
+    // this one (a bounded index range); long ones: their own index.
+    let short_from = start - chrono::Duration::days(LONG_WINDOW_DAYS);
+    // The windows first, from the covering index alone, then their CIs.
+    let windows: Vec<(i64, String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(sql!(
+        "SELECT id, number, planned_start, planned_end FROM changes{SHORT_WINDOW_INDEX} \
+         WHERE {ACTIVE_STATES_SQL} AND planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND number <> $4 \
+         UNION ALL \
+         SELECT id, number, planned_start, planned_end FROM changes{LONG_WINDOW_INDEX} \
+         WHERE long_window AND {ACTIVE_STATES_SQL} AND planned_start < $1 AND planned_end > $3 AND number <> $4 \
+         LIMIT $5"
+    ))
+    .bind(short_from)
+    .bind(end)
+    .bind(start)
+    .bind(number.to_string())
+    .bind(MAX_CONFLICT_CANDIDATES)
+    .fetch_all(pool)
+    .await?;
+    let mut cis: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for chunk in windows.chunks(500) {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT change_id, ci_name FROM change_cis WHERE change_id IN (",
+        );
+        let mut ids = query.separated(", ");
+        for (id, ..) in chunk {
+            ids.push_bind(*id);
+        }
+        query.push(") ORDER BY change_id, ci_name");
+        let rows: Vec<(i64, String)> = query.build_query_as().fetch_all(pool).await?;
+        for (id, ci) in rows {
+            cis.entry(id).or_default().push(ci);
+        }
+    }
+    windows
+        .into_iter()
+        .map(|(id, number, planned_start, planned_end)| {
+            Ok(PlannedChange {
+                number: parse("changes.number", &number)?,
+                affected_cis: cis.remove(&id).unwrap_or_default(),
+                planned_start,
+                planned_end,
+            })
+        })
+        .collect()
+}
+
 #[async_trait]
 impl RiskStore for Repo {
     async fn risk_history(&self, query: &RiskHistoryQuery) -> Result<RiskHistory> {
@@ -193,53 +310,12 @@ impl RiskStore for Repo {
         number: ChangeNumber,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        scope: Option<&[String]>,
     ) -> Result<Vec<PlannedChange>> {
-        // Short windows: those starting at most LONG_WINDOW_DAYS before
-        // this one (a bounded index range); long ones: their own index.
-        let short_from = start - chrono::Duration::days(LONG_WINDOW_DAYS);
-        // The windows first, from the covering index alone, then their CIs.
-        let windows: Vec<(i64, String, DateTime<Utc>, DateTime<Utc>)> =
-            sqlx::query_as(sql!(
-                "SELECT id, number, planned_start, planned_end FROM changes{SHORT_WINDOW_INDEX} \
-                 WHERE {ACTIVE_STATES_SQL} AND planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND number <> $4 \
-                 UNION ALL \
-                 SELECT id, number, planned_start, planned_end FROM changes{LONG_WINDOW_INDEX} \
-                 WHERE long_window AND {ACTIVE_STATES_SQL} AND planned_start < $1 AND planned_end > $3 AND number <> $4 \
-                 LIMIT $5"
-            ))
-            .bind(short_from)
-            .bind(end)
-            .bind(start)
-            .bind(number.to_string())
-            .bind(MAX_CONFLICT_CANDIDATES)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut cis: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-        for chunk in windows.chunks(500) {
-            let mut query = QueryBuilder::<Db>::new(
-                "SELECT change_id, ci_name FROM change_cis WHERE change_id IN (",
-            );
-            let mut ids = query.separated(", ");
-            for (id, ..) in chunk {
-                ids.push_bind(*id);
-            }
-            query.push(")");
-            let rows: Vec<(i64, String)> = query.build_query_as().fetch_all(&self.pool).await?;
-            for (id, ci) in rows {
-                cis.entry(id).or_default().push(ci);
-            }
+        match scope {
+            Some(scope) => candidates_in_scope(&self.pool, number, start, end, scope).await,
+            None => candidates_by_window(&self.pool, number, start, end).await,
         }
-        windows
-            .into_iter()
-            .map(|(id, number, planned_start, planned_end)| {
-                Ok(PlannedChange {
-                    number: parse("changes.number", &number)?,
-                    affected_cis: cis.remove(&id).unwrap_or_default(),
-                    planned_start,
-                    planned_end,
-                })
-            })
-            .collect()
     }
 
     async fn submit_assessed(

@@ -279,6 +279,88 @@ backend_test!(
     }
 );
 
+backend_test!(
+    conflicts_are_the_same_found_by_ci_or_by_window,
+    |app| async move {
+        // orders-db-prod depends on orders-storage; billing-app on neither.
+        for (name, class) in [
+            ("orders-storage", "storage"),
+            ("billing-app", "application"),
+        ] {
+            let ci = json!({"name": name, "class": class, "environment": "production",
+                            "criticality": "high", "owner_group": "dba"});
+            app.post("/api/cis", "max", ci)
+                .await
+                .expect(StatusCode::CREATED);
+        }
+        let link = json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"});
+        app.post("/api/relationships", "max", link)
+            .await
+            .expect(StatusCode::CREATED);
+        // At the same time: a dependent, a dependency, a shared CI beside an
+        // unrelated one, and an unrelated change.
+        let mut related = Vec::new();
+        for cis in [
+            &["orders-app"][..],
+            &["orders-storage"],
+            &["billing-app", "orders-db-prod"],
+        ] {
+            let number = app
+                .create("alice", draft_on(cis, PLANNED_START, PLANNED_END))
+                .await;
+            app.submit(&number, "alice").await;
+            related.push(number);
+        }
+        let apart = app
+            .create(
+                "alice",
+                draft_on(&["billing-app"], PLANNED_START, PLANNED_END),
+            )
+            .await;
+        app.submit(&apart, "alice").await;
+
+        let number = app.create("alice", normal_draft()).await;
+        let change = app
+            .store
+            .get_change(number.parse().expect("number"))
+            .await
+            .expect("read")
+            .expect("the change");
+        let by_ci = app
+            .assess(&change, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        let by_window = app.assess(&change, 0).await;
+        let found: Vec<String> = (by_ci.conflicts.iter())
+            .filter_map(|c| c.change.map(|n| n.to_string()))
+            .collect();
+        assert_eq!(found, related);
+        assert_eq!(by_ci, by_window);
+
+        // The store: by CI, only the related changes, each with its CIs in
+        // the scope; by window, all four with all their CIs.
+        let (start, end) = (at(PLANNED_START), at(PLANNED_END));
+        let scope: Vec<String> = ["orders-app", "orders-db-prod", "orders-storage"]
+            .map(String::from)
+            .to_vec();
+        let in_scope = app
+            .store
+            .conflict_candidates(change.number, start, end, Some(&scope))
+            .await
+            .expect("by CI");
+        let numbers: Vec<String> = in_scope.iter().map(|c| c.number.to_string()).collect();
+        assert_eq!(numbers, related);
+        assert_eq!(in_scope[2].affected_cis, ["orders-db-prod"]);
+        let in_window = app
+            .store
+            .conflict_candidates(change.number, start, end, None)
+            .await
+            .expect("by window");
+        assert_eq!(in_window.len(), 4);
+        assert_eq!(in_window[2].affected_cis, ["billing-app", "orders-db-prod"]);
+        assert_eq!(in_window[3].number.to_string(), apart);
+    }
+);
+
 backend_test!(the_same_ci_at_the_same_time_conflicts, |app| async move {
     let first = app.create("alice", normal_draft()).await;
     app.submit(&first, "alice").await;

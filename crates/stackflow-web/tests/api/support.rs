@@ -142,6 +142,20 @@ impl TestApp {
             .expect("run due jobs")
     }
 
+    /// Assesses `change` as its submission would now, without recording
+    /// anything; conflict candidates are looked up by CI while its conflict
+    /// scope has at most `scope_limit` CIs (0: always by window).
+    pub async fn assess(
+        &self,
+        change: &stackflow_core::Change,
+        scope_limit: usize,
+    ) -> stackflow_store::Assessed {
+        let state = self.state.clone().with_conflict_scope_limit(scope_limit);
+        stackflow_web::risk::assess(&state, change, self.now())
+            .await
+            .expect("assess")
+    }
+
     /// Runs SQL on the test database directly, for setting up what the
     /// API cannot (a database as an older version left it).
     pub async fn execute_raw(&self, statements: &[&str]) {
