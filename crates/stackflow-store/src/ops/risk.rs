@@ -9,9 +9,6 @@ const ACTIVE_STATES_SQL: &str = "state IN ('assess', 'authorize', 'scheduled', '
 /// Most conflict candidates read for one window.
 const MAX_CONFLICT_CANDIDATES: i64 = 1_000;
 
-/// Scope CIs per candidate lookup by CI (one bind each).
-const CONFLICT_SCOPE_CHUNK: usize = 1_000;
-
 /// Serialises the writers that touch conflict records on several changes.
 /// Taken first, before any change row is locked, so two of them never wait
 /// for each other's rows.
@@ -152,41 +149,30 @@ async fn candidates_in_scope(
 ) -> Result<Vec<PlannedChange>> {
     let mut found: std::collections::BTreeMap<ChangeNumber, PlannedChange> =
         std::collections::BTreeMap::new();
-    for chunk in scope.chunks(CONFLICT_SCOPE_CHUNK) {
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT c.number, c.planned_start, c.planned_end, x.ci_name \
-             FROM change_cis x JOIN changes c ON c.id = x.change_id WHERE c.",
-        );
-        query
-            .push(ACTIVE_STATES_SQL)
-            .push(" AND c.planned_start < ");
-        query
-            .push_bind(end)
-            .push(" AND c.planned_end > ")
-            .push_bind(start)
-            .push(" AND c.number <> ")
-            .push_bind(number.to_string())
-            .push(" AND x.ci_name IN (");
-        let mut names = query.separated(", ");
-        for ci in chunk {
-            names.push_bind(ci.clone());
-        }
-        query.push(")");
-        let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>, String)> =
-            query.build_query_as().fetch_all(pool).await?;
-        for (other, planned_start, planned_end, ci) in rows {
-            let other: ChangeNumber = parse("changes.number", &other)?;
-            found
-                .entry(other)
-                .or_insert_with(|| PlannedChange {
-                    number: other,
-                    affected_cis: Vec::new(),
-                    planned_start,
-                    planned_end,
-                })
-                .affected_cis
-                .push(ci);
-        }
+    let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>, String)> = sqlx::query_as(sql!(
+        "SELECT c.number, c.planned_start, c.planned_end, x.ci_name \
+         FROM change_cis x JOIN changes c ON c.id = x.change_id \
+         WHERE x.ci_name IN ({JSON_NAMES}) AND c.{ACTIVE_STATES_SQL} \
+         AND c.planned_start < $2 AND c.planned_end > $3 AND c.number <> $4"
+    ))
+    .bind(Json(scope))
+    .bind(end)
+    .bind(start)
+    .bind(number.to_string())
+    .fetch_all(pool)
+    .await?;
+    for (other, planned_start, planned_end, ci) in rows {
+        let other: ChangeNumber = parse("changes.number", &other)?;
+        found
+            .entry(other)
+            .or_insert_with(|| PlannedChange {
+                number: other,
+                affected_cis: Vec::new(),
+                planned_start,
+                planned_end,
+            })
+            .affected_cis
+            .push(ci);
     }
     Ok(found
         .into_values()
