@@ -27,6 +27,8 @@ const CONFLICT_ORDER_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(771
 const SHORT_WINDOW_INDEX: &str = "";
 /// The names in a JSON array bound as one parameter, as rows.
 const JSON_NAMES: &str = "SELECT jsonb_array_elements_text($1::jsonb)";
+/// The row ids in a JSON array bound as one parameter, as rows.
+const JSON_IDS: &str = "SELECT jsonb_array_elements_text($1::jsonb)::bigint";
 /// Conflict detection's index for planned windows longer than a day.
 const LONG_WINDOW_INDEX: &str = "";
 /// Starts a read transaction whose statements all see one snapshot.

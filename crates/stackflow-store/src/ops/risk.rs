@@ -213,19 +213,16 @@ async fn candidates_by_window(
     .fetch_all(pool)
     .await?;
     let mut cis: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
-    for chunk in windows.chunks(500) {
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT change_id, ci_name FROM change_cis WHERE change_id IN (",
-        );
-        let mut ids = query.separated(", ");
-        for (id, ..) in chunk {
-            ids.push_bind(*id);
-        }
-        query.push(") ORDER BY change_id, ci_name");
-        let rows: Vec<(i64, String)> = query.build_query_as().fetch_all(pool).await?;
-        for (id, ci) in rows {
-            cis.entry(id).or_default().push(ci);
-        }
+    let ids: Vec<i64> = windows.iter().map(|(id, ..)| *id).collect();
+    let rows: Vec<(i64, String)> = sqlx::query_as(sql!(
+        "SELECT change_id, ci_name FROM change_cis WHERE change_id IN ({JSON_IDS}) \
+         ORDER BY change_id, ci_name"
+    ))
+    .bind(Json(ids))
+    .fetch_all(pool)
+    .await?;
+    for (id, ci) in rows {
+        cis.entry(id).or_default().push(ci);
     }
     windows
         .into_iter()
