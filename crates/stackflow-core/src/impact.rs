@@ -9,6 +9,7 @@
 //! Deleted CIs keep their slot (their edges are removed, their name no
 //! longer resolves); a rebuild reclaims it.
 
+use crate::conflict::Relation;
 use crate::enums::Criticality;
 use crate::graph::{DependencyGraph, Impact, Node, Reached, Walker};
 use hashbrown::HashTable;
@@ -400,6 +401,79 @@ impl CmdbIndex {
         walker.blast_radius(&self.dependencies, roots, None)
     }
 
+    /// How each candidate change's CIs relate to `ours`, if at all, named
+    /// the same way whichever of the two changes is assessed: each side
+    /// writes the record the other holds, so two views that named different
+    /// CIs would rewrite each other's records (and reassess each other)
+    /// without end.
+    ///
+    /// - A CI both name: the first such by name.
+    /// - Otherwise, of the CIs of either change that depend on a CI of the
+    ///   other, the first by name: one of theirs that depends on ours
+    ///   ([`Relation::TheirsInOurBlastRadius`]) or one of ours that depends
+    ///   on theirs ([`Relation::OursInTheirBlastRadius`]).
+    pub fn conflict_relations(
+        &self,
+        walker: &mut Walker,
+        ours: &[String],
+        candidates: &[Vec<String>],
+    ) -> Vec<Option<Relation>> {
+        let mut roots: Vec<(&str, Node)> = (ours.iter())
+            .filter_map(|name| self.node(name).map(|node| (name.as_str(), node)))
+            .collect();
+        roots.sort();
+        // One walk up: their CIs that depend on ours.
+        let nodes: Vec<Node> = roots.iter().map(|&(_, node)| node).collect();
+        self.blast_radius(walker, &nodes, None);
+        let mut relations: Vec<Option<Relation>> = candidates
+            .iter()
+            .map(|theirs| {
+                let shared = theirs.iter().filter(|ci| ours.contains(ci)).min();
+                let dependent = || {
+                    (theirs.iter())
+                        .filter(|ci| self.node(ci).is_some_and(|n| walker.visited(n)))
+                        .min()
+                };
+                match shared {
+                    Some(ci) => Some(Relation::SharedCi(ci.clone())),
+                    None => dependent().map(|ci| Relation::TheirsInOurBlastRadius(ci.clone())),
+                }
+            })
+            .collect();
+        // A walk down from each of ours, in name order: the first of ours
+        // whose dependencies hold one of theirs, unless one of theirs found
+        // above comes first by name.
+        let mut settled: Vec<bool> = (relations.iter())
+            .map(|r| matches!(r, Some(Relation::SharedCi(_))))
+            .collect();
+        for (name, root) in roots {
+            self.dependency_closure(walker, &[root]);
+            for ((theirs, relation), settled) in candidates
+                .iter()
+                .zip(relations.iter_mut())
+                .zip(settled.iter_mut())
+            {
+                if *settled {
+                    continue;
+                }
+                let reaches_theirs =
+                    (theirs.iter()).any(|ci| self.node(ci).is_some_and(|n| walker.visited(n)));
+                if !reaches_theirs {
+                    continue;
+                }
+                *settled = true;
+                let theirs_first = matches!(
+                    relation,
+                    Some(Relation::TheirsInOurBlastRadius(ci)) if ci.as_str() < name
+                );
+                if !theirs_first {
+                    *relation = Some(Relation::OursInTheirBlastRadius(name.to_owned()));
+                }
+            }
+        }
+        relations
+    }
+
     /// The report of a walk: totals, a summary by class and criticality,
     /// and one page of impacted CIs, most critical first, each with the
     /// chain back to its root. `walker` must be the one that made `impact`.
@@ -615,6 +689,76 @@ mod tests {
         builder.relationship(7, 4);
         builder.relationship(7, 99); // unknown id: ignored
         builder.finish()
+    }
+
+    fn names(cis: &[&str]) -> Vec<String> {
+        cis.iter().map(|ci| (*ci).to_owned()).collect()
+    }
+
+    /// How `theirs` relates to `ours`, as the change on `ours` sees it.
+    fn relation(index: &CmdbIndex, ours: &[&str], theirs: &[&str]) -> Option<Relation> {
+        let mut walker = index.walker();
+        index
+            .conflict_relations(&mut walker, &names(ours), &[names(theirs)])
+            .remove(0)
+    }
+
+    /// The same relation as the other change sees it.
+    fn mirrored(relation: Option<Relation>) -> Option<Relation> {
+        relation.map(|r| match r {
+            Relation::SharedCi(ci) => Relation::SharedCi(ci),
+            Relation::TheirsInOurBlastRadius(ci) => Relation::OursInTheirBlastRadius(ci),
+            Relation::OursInTheirBlastRadius(ci) => Relation::TheirsInOurBlastRadius(ci),
+        })
+    }
+
+    #[test]
+    fn both_changes_name_the_same_ci_for_their_conflict() {
+        let index = estate();
+        let cases: [(&[&str], &[&str], Relation); 5] = [
+            // Both name shop-app and shop-db: the first by name.
+            (
+                &["shop-db", "shop-app"],
+                &["shop-app", "shop-db"],
+                Relation::SharedCi("shop-app".into()),
+            ),
+            // shop and shop-app both depend on host-1: the first by name,
+            // whatever order each change lists its CIs in.
+            (
+                &["shop-app", "shop"],
+                &["host-1"],
+                Relation::OursInTheirBlastRadius("shop".into()),
+            ),
+            (
+                &["shop", "shop-app"],
+                &["host-1"],
+                Relation::OursInTheirBlastRadius("shop".into()),
+            ),
+            // Each depends on the other: shop on shop-app, shop-app (through
+            // shop-vm) on host-1; shop comes first by name.
+            (
+                &["shop", "host-1"],
+                &["shop-app"],
+                Relation::OursInTheirBlastRadius("shop".into()),
+            ),
+            (
+                &["host-1", "shop-db"],
+                &["shop-app"],
+                Relation::TheirsInOurBlastRadius("shop-app".into()),
+            ),
+        ];
+        for (ours, theirs, expected) in cases {
+            let seen_by_ours = relation(&index, ours, theirs);
+            assert_eq!(seen_by_ours, Some(expected), "{ours:?} against {theirs:?}");
+            let mut sorted = theirs.to_vec();
+            sorted.sort();
+            assert_eq!(
+                mirrored(relation(&index, &sorted, ours)),
+                seen_by_ours,
+                "{theirs:?} against {ours:?}"
+            );
+        }
+        assert_eq!(relation(&index, &["shop-db"], &["host-1"]), None);
     }
 
     fn report(index: &CmdbIndex, roots: &[&str], depth: Option<u32>, limit: usize) -> ImpactReport {

@@ -405,44 +405,13 @@ impl ImpactIndex {
                     most_critical = Some(reached.node);
                 }
             }
-            // First pass, against our walk: shared CIs and their CIs that
-            // depend on ours.
-            let mut relations: Vec<Option<Relation>> = candidates
-                .iter()
-                .map(|theirs| {
-                    theirs
-                        .iter()
-                        .find(|ci| ours.contains(ci))
-                        .map(|ci| Relation::SharedCi(ci.clone()))
-                        .or_else(|| {
-                            theirs
-                                .iter()
-                                .find(|ci| index.node(ci).is_some_and(|n| walker.visited(n)))
-                                .map(|ci| Relation::TheirsInOurBlastRadius(ci.clone()))
-                        })
-                })
-                .collect();
-            let view = RiskView {
-                affected: roots.iter().map(|&n| facts(n)).collect(),
+            let affected = roots.iter().map(|&n| facts(n)).collect();
+            RiskView {
+                affected,
                 blast_radius_cis: impact.reached.len() as u64,
                 most_critical_dependent: most_critical.map(facts),
-                relations: Vec::new(),
-            };
-            // Second pass, one walk down from our CIs: their CIs that ours
-            // depend on (ours are then in their blast radius).
-            let closure = index.dependency_closure(walker, &roots);
-            for (theirs, relation) in candidates.iter().zip(relations.iter_mut()) {
-                if relation.is_some() {
-                    continue;
-                }
-                *relation = theirs
-                    .iter()
-                    .filter_map(|ci| index.node(ci))
-                    .find(|&n| walker.visited(n))
-                    .and_then(|n| walker.path_to_root(&closure, n).last().copied())
-                    .map(|ours| Relation::OursInTheirBlastRadius(index.name(ours).to_owned()));
+                relations: index.conflict_relations(walker, ours, candidates),
             }
-            RiskView { relations, ..view }
         })
     }
 }

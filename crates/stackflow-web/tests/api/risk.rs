@@ -361,6 +361,63 @@ backend_test!(
     }
 );
 
+backend_test!(
+    both_sides_of_a_conflict_record_it_alike_and_settle,
+    |app| async move {
+        // orders-web and orders-app both depend on orders-db-prod.
+        let ci = json!({"name": "orders-web", "class": "application", "environment": "production",
+                        "criticality": "high", "owner_group": "dba"});
+        app.post("/api/cis", "max", ci)
+            .await
+            .expect(StatusCode::CREATED);
+        let link = json!({"from": "orders-web", "to": "orders-db-prod", "type": "depends_on"});
+        app.post("/api/relationships", "max", link)
+            .await
+            .expect(StatusCode::CREATED);
+        let database = app.create("alice", normal_draft()).await;
+        app.submit(&database, "alice").await;
+        let front = app
+            .create(
+                "alice",
+                draft_on(&["orders-web", "orders-app"], PLANNED_START, PLANNED_END),
+            )
+            .await;
+        let submitted = app.submit(&front, "alice").await;
+        let ours = &submitted["conflicts"][0];
+        assert_eq!(ours["change"], database.as_str());
+        assert_eq!(ours["ci"], "orders-app", "the first dependent CI by name");
+
+        // Reassessing the database change writes the record the front
+        // change holds: it must say what the front change's own assessment
+        // said, or the two would rewrite each other's records for ever.
+        let other = app
+            .store
+            .get_change(database.parse().expect("number"))
+            .await
+            .expect("read")
+            .expect("the change");
+        let assessed = app
+            .assess(&other, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        let (_, theirs) = (assessed.counterparts.iter())
+            .find(|(number, _)| number.to_string() == front)
+            .expect("the front change is a counterpart");
+        assert_eq!(theirs.ci.as_deref(), Some("orders-app"));
+        assert_eq!(ours["reason"], theirs.reason.as_str());
+
+        // So the reassessment the submission requested settles it: one job,
+        // and the front change's record is left as it was.
+        assert_eq!(app.run_jobs().await, 1);
+        assert_eq!(app.run_jobs().await, 0);
+        let trail = app.audit(&front).await;
+        assert!(
+            !actions(&trail).contains(&"change.conflict_flagged"),
+            "{:?}",
+            actions(&trail)
+        );
+    }
+);
+
 backend_test!(the_same_ci_at_the_same_time_conflicts, |app| async move {
     let first = app.create("alice", normal_draft()).await;
     app.submit(&first, "alice").await;

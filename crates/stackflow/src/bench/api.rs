@@ -58,6 +58,38 @@ pub struct ApiBenchArgs {
     pub seed: u64,
 }
 
+/// Runs every job already due (reassessments an earlier run left behind),
+/// so that each run starts from an empty queue and measures its own load,
+/// not the previous run's.
+async fn drain_due_jobs(state: &AppState) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let ran = stackflow_web::jobs::run_due(state, "bench-drain")
+        .await
+        .map_err(|e| anyhow::anyhow!("running the jobs left due: {e:?}"))?;
+    if ran > 0 {
+        println!(
+            "ran {ran} jobs an earlier run left due in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The pending jobs already due, by kind.
+async fn due_jobs(store: &Arc<dyn Store>) -> anyhow::Result<Vec<(String, usize)>> {
+    let now = chrono::Utc::now();
+    let mut due: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for job in store.pending_jobs().await? {
+        if job.run_at <= now {
+            let kind = job
+                .kind
+                .map_or_else(|unknown| unknown, |k| k.as_str().to_owned());
+            *due.entry(kind).or_default() += 1;
+        }
+    }
+    Ok(due.into_iter().collect())
+}
+
 /// Runs the benchmark and prints its figures.
 pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<()> {
     if args.clients == 0 {
@@ -75,6 +107,7 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
     super::cmdb::check_index(&state.impact.stats(), cmdb_cis, relationships)?;
     prepare::people(&store).await?;
     prepare::top_up_changes(&store, cis.clone(), args.changes, args.seed).await?;
+    drain_due_jobs(&state).await?;
     let before = store.table_counts_for_benchmark().await?;
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     // The job worker runs as in `serve`: reassessing the changes a
@@ -134,6 +167,17 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
     summary.print();
     let after = store.table_counts_for_benchmark().await?;
     report::print_counts("database after the run", &after);
+    let due: Vec<String> = (due_jobs(&store).await?.iter())
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect();
+    println!(
+        "jobs due and not yet run at the end (the worker's backlog): {}",
+        if due.is_empty() {
+            "none".to_owned()
+        } else {
+            due.join(", ")
+        }
+    );
     if !summary.errors.is_empty() {
         bail!(
             "{} request(s) failed (first shown above)",
