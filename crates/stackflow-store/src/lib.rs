@@ -231,7 +231,7 @@ pub trait RiskStore: Send + Sync {
     /// failed similar changes over the last 90.
     async fn risk_history(&self, query: &RiskHistoryQuery) -> Result<RiskHistory>;
     /// Active changes other than `number` whose planned windows overlap
-    /// `[start, end)`, at most 1,000. With a `scope` (CI names), only those
+    /// `[start, end)`, by number. With a `scope` (CI names), only those
     /// naming one of its CIs, each with just its CIs in the scope, by name;
     /// without, every such change with all its CIs.
     async fn conflict_candidates(

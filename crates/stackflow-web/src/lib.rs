@@ -68,7 +68,8 @@ impl AppState {
     }
 
     /// The same state looking conflict candidates up by CI only while a
-    /// change's conflict scope has at most `limit` CIs (0: never).
+    /// change's conflict scope has at most `limit` CIs (0: only for a
+    /// change with no CIs, which conflicts with no other change).
     pub fn with_conflict_scope_limit(self, limit: usize) -> Self {
         AppState {
             conflict_scope_limit: limit,

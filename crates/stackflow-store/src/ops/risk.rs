@@ -6,8 +6,6 @@
 /// carry the same predicate, word for word, so the planner can use them.
 const ACTIVE_STATES_SQL: &str = "state IN ('assess', 'authorize', 'scheduled', 'implement')";
 
-/// Most conflict candidates read for one window.
-const MAX_CONFLICT_CANDIDATES: i64 = 1_000;
 
 /// Serialises the writers that touch conflict records on several changes.
 /// Taken first, before any change row is locked, so two of them never wait
@@ -139,7 +137,7 @@ fn may_leave_active(action: &Action) -> bool {
 
 /// Conflict candidates found through their CIs: the active changes naming
 /// a CI of `scope` whose windows overlap `[start, end)`, each with its CIs
-/// in the scope (by name).
+/// in the scope (by name), by number.
 async fn candidates_in_scope(
     pool: &sqlx::Pool<Db>,
     number: ChangeNumber,
@@ -176,7 +174,6 @@ async fn candidates_in_scope(
     }
     Ok(found
         .into_values()
-        .take(MAX_CONFLICT_CANDIDATES as usize)
         .map(|mut candidate| {
             candidate.affected_cis.sort();
             candidate.affected_cis.dedup();
@@ -186,7 +183,9 @@ async fn candidates_in_scope(
 }
 
 /// Conflict candidates found through their windows: every active change
-/// whose window overlaps `[start, end)`, with all its CIs (by name).
+/// whose window overlaps `[start, end)`, with all its CIs (by name), by
+/// number. None is left out: were either side of a conflict to miss the
+/// other, each one's reassessment would undo the other's record.
 async fn candidates_by_window(
     pool: &sqlx::Pool<Db>,
     number: ChangeNumber,
@@ -202,14 +201,12 @@ async fn candidates_by_window(
          WHERE {ACTIVE_STATES_SQL} AND planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND number <> $4 \
          UNION ALL \
          SELECT id, number, planned_start, planned_end FROM changes{LONG_WINDOW_INDEX} \
-         WHERE long_window AND {ACTIVE_STATES_SQL} AND planned_start < $1 AND planned_end > $3 AND number <> $4 \
-         LIMIT $5"
+         WHERE long_window AND {ACTIVE_STATES_SQL} AND planned_start < $1 AND planned_end > $3 AND number <> $4"
     ))
     .bind(short_from)
     .bind(end)
     .bind(start)
     .bind(number.to_string())
-    .bind(MAX_CONFLICT_CANDIDATES)
     .fetch_all(pool)
     .await?;
     let mut cis: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
@@ -224,7 +221,7 @@ async fn candidates_by_window(
     for (id, ci) in rows {
         cis.entry(id).or_default().push(ci);
     }
-    windows
+    let mut candidates = windows
         .into_iter()
         .map(|(id, number, planned_start, planned_end)| {
             Ok(PlannedChange {
@@ -234,7 +231,9 @@ async fn candidates_by_window(
                 planned_end,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    candidates.sort_by_key(|c| c.number);
+    Ok(candidates)
 }
 
 #[async_trait]

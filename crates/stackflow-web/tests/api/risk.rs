@@ -298,16 +298,15 @@ backend_test!(
             .await
             .expect(StatusCode::CREATED);
         // At the same time: a dependent, a dependency, a shared CI beside an
-        // unrelated one, and an unrelated change.
+        // unrelated one (starting first, so window order is not number
+        // order), and an unrelated change.
         let mut related = Vec::new();
-        for cis in [
-            &["orders-app"][..],
-            &["orders-storage"],
-            &["billing-app", "orders-db-prod"],
+        for (cis, start) in [
+            (&["orders-app"][..], PLANNED_START),
+            (&["orders-storage"], PLANNED_START),
+            (&["billing-app", "orders-db-prod"], "2026-12-01T21:00:00Z"),
         ] {
-            let number = app
-                .create("alice", draft_on(cis, PLANNED_START, PLANNED_END))
-                .await;
+            let number = app.create("alice", draft_on(cis, start, PLANNED_END)).await;
             app.submit(&number, "alice").await;
             related.push(number);
         }

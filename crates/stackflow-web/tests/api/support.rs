@@ -144,7 +144,8 @@ impl TestApp {
 
     /// Assesses `change` as its submission would now, without recording
     /// anything; conflict candidates are looked up by CI while its conflict
-    /// scope has at most `scope_limit` CIs (0: always by window).
+    /// scope has at most `scope_limit` CIs (0: by window, for a change
+    /// with CIs).
     pub async fn assess(
         &self,
         change: &stackflow_core::Change,
