@@ -418,13 +418,21 @@ impl CmdbIndex {
         ours: &[String],
         candidates: &[Vec<String>],
     ) -> Vec<Option<Relation>> {
-        let mut roots: Vec<(&str, Node)> = (ours.iter())
-            .filter_map(|name| self.node(name).map(|node| (name.as_str(), node)))
-            .collect();
-        roots.sort();
+        self.blast_radius_and_conflicts(walker, ours, candidates).1
+    }
+
+    /// The unlimited blast radius of `ours` (walked from them in the order
+    /// named) and [`conflict_relations`](Self::conflict_relations), from
+    /// one walk up: risk scoring needs both.
+    pub fn blast_radius_and_conflicts(
+        &self,
+        walker: &mut Walker,
+        ours: &[String],
+        candidates: &[Vec<String>],
+    ) -> (Impact, Vec<Option<Relation>>) {
+        let nodes: Vec<Node> = ours.iter().filter_map(|name| self.node(name)).collect();
         // One walk up: their CIs that depend on ours.
-        let nodes: Vec<Node> = roots.iter().map(|&(_, node)| node).collect();
-        self.blast_radius(walker, &nodes, None);
+        let dependents = self.blast_radius(walker, &nodes, None);
         let mut relations: Vec<Option<Relation>> = candidates
             .iter()
             .map(|theirs| {
@@ -440,6 +448,10 @@ impl CmdbIndex {
                 }
             })
             .collect();
+        let mut roots: Vec<(&str, Node)> = (ours.iter())
+            .filter_map(|name| self.node(name).map(|node| (name.as_str(), node)))
+            .collect();
+        roots.sort();
         // A walk down from each of ours, in name order: the first of ours
         // whose dependencies hold one of theirs, unless one of theirs found
         // above comes first by name.
@@ -471,7 +483,7 @@ impl CmdbIndex {
                 }
             }
         }
-        relations
+        (dependents, relations)
     }
 
     /// The report of a walk: totals, a summary by class and criticality,

@@ -396,7 +396,7 @@ impl ImpactIndex {
                 criticality: index.criticality(node),
             };
             let roots: Vec<Node> = ours.iter().filter_map(|n| index.node(n)).collect();
-            let impact = index.blast_radius(walker, &roots, None);
+            let (impact, relations) = index.blast_radius_and_conflicts(walker, ours, candidates);
             let mut most_critical: Option<Node> = None;
             for reached in &impact.reached {
                 if most_critical
@@ -410,7 +410,7 @@ impl ImpactIndex {
                 affected,
                 blast_radius_cis: impact.reached.len() as u64,
                 most_critical_dependent: most_critical.map(facts),
-                relations: index.conflict_relations(walker, ours, candidates),
+                relations,
             }
         })
     }

@@ -295,16 +295,17 @@ async fn decide_in(
         );
     // A submission opens an approval round, whose SLA counts business time
     // in the organisation's calendar; the CAB meets in its time zone.
-    let calendar = match action {
-        Action::Submit => Some(calendar_in(tx).await?),
-        _ if meets_cab => Some(calendar_in(tx).await?),
-        _ => None,
+    let submits = matches!(action, Action::Submit);
+    let calendar = if submits || meets_cab {
+        Some(calendar_in(tx).await?)
+    } else {
+        None
     };
     let cab = match &calendar {
         Some(calendar) if meets_cab => Some(cab_schedule_with(tx, calendar).await?),
         _ => None,
     };
-    let calendar = calendar.filter(|_| matches!(action, Action::Submit));
+    let calendar = calendar.filter(|_| submits);
     let context = Context {
         directory: &directory,
         votes: &votes,

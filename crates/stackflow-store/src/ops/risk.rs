@@ -6,7 +6,6 @@
 /// carry the same predicate, word for word, so the planner can use them.
 const ACTIVE_STATES_SQL: &str = "state IN ('assess', 'authorize', 'scheduled', 'implement')";
 
-
 /// Serialises the writers that touch conflict records on several changes.
 /// Taken first, before any change row is locked, so two of them never wait
 /// for each other's rows.
