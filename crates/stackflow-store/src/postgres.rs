@@ -41,7 +41,8 @@ const REFRESH_STATISTICS: &[&str] = &["ANALYZE cis", "ANALYZE relationships"];
 /// the seeding's dirty pages are written before measuring.
 const SETTLE_AFTER_SEEDING: &[&str] = &["ANALYZE changes", "ANALYZE change_cis", "CHECKPOINT"];
 
-/// The PostgreSQL store.
+/// The PostgreSQL store. Cheap to clone: the pool is shared.
+#[derive(Clone)]
 pub struct Repo {
     pool: sqlx::Pool<Db>,
 }
@@ -62,6 +63,15 @@ impl Repo {
     fn writer(&self) -> &sqlx::Pool<Db> {
         &self.pool
     }
+}
+
+/// Runs a write operation in the caller's task: PostgreSQL's connections
+/// are sockets, and writers run side by side.
+async fn run_write<T: Send + 'static>(
+    repo: &Repo,
+    op: impl FnOnce(Repo) -> futures_util::future::BoxFuture<'static, Result<T>>,
+) -> Result<T> {
+    op(repo.clone()).await
 }
 
 /// Creates the import's staging tables (TEMP: private to this session,

@@ -53,12 +53,62 @@ const SETTLE_AFTER_SEEDING: &[&str] = &[
     "PRAGMA wal_checkpoint(TRUNCATE)",
 ];
 
-/// The SQLite store.
+/// The SQLite store. Cheap to clone: the pools and the writer thread are
+/// shared.
+#[derive(Clone)]
 pub struct Repo {
     /// Readers: WAL lets them run beside the writer.
     pool: sqlx::Pool<Db>,
     /// The one connection write transactions run on (see `writer`).
     writer: sqlx::Pool<Db>,
+    /// Where write transactions run (see `run_write`).
+    writer_thread: std::sync::Arc<WriterThread>,
+}
+
+/// A thread of its own running one async task at a time: the write
+/// transactions. Each statement is a round trip to SQLite's connection
+/// thread; run among the server's request tasks, each reply waited behind
+/// them for a worker, and the database lock was held about four times as
+/// long as its statements took. Here the reply wakes a thread that has
+/// nothing else to do.
+struct WriterThread {
+    handle: tokio::runtime::Handle,
+    /// Dropped with the store: the thread's runtime then stops.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl WriterThread {
+    fn start() -> crate::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                // Ends when the sender is dropped as well as when it sends.
+                let _ = runtime.block_on(stopped);
+            })?;
+        Ok(WriterThread {
+            handle,
+            _stop: stop,
+        })
+    }
+}
+
+/// Runs a write operation on the writer thread and waits for its result.
+/// It runs to its end even if the caller stops waiting, so an operation
+/// either commits or rolls back whole, never half way through a cancel.
+async fn run_write<T: Send + 'static>(
+    repo: &Repo,
+    op: impl FnOnce(Repo) -> futures_util::future::BoxFuture<'static, Result<T>>,
+) -> Result<T> {
+    repo.writer_thread
+        .handle
+        .spawn(op(repo.clone()))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the write stopped: {e}")))?
 }
 
 impl Repo {
@@ -80,7 +130,11 @@ impl Repo {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        Ok(Repo { pool, writer })
+        Ok(Repo {
+            pool,
+            writer,
+            writer_thread: std::sync::Arc::new(WriterThread::start()?),
+        })
     }
 
     /// Where write transactions begin. SQLite has one writer at a time; when

@@ -411,10 +411,9 @@ type OutboxRow = (
     Option<DateTime<Utc>>,
 );
 
-#[async_trait]
-impl ChangeStore for Repo {
-    async fn create_change(&self, by: &Caller, draft: ChangeDraft) -> Result<Change> {
-        require(&by.actor, Permission::CreateChange)?;
+impl Repo {
+    /// `create_change`'s transaction.
+    async fn write_new_change(&self, by: &Caller, draft: ChangeDraft) -> Result<Change> {
         let mut tx = self.begin_write().await?;
         let template = match &draft.template {
             Some(name) => {
@@ -458,6 +457,54 @@ impl ChangeStore for Repo {
         .await?;
         tx.commit().await?;
         Ok(change)
+    }
+}
+
+impl Repo {
+    /// `act_on_change`'s transaction, on the writer (see `run_write`).
+    async fn write_act_on_change(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        expected_version: Option<i64>,
+        action: Action,
+    ) -> Result<Change> {
+        let mut tx = self.begin_write().await?;
+        if may_leave_active(&action) {
+            lock_conflicts(&mut tx).await?;
+        }
+        let (id, before) = load_change(&mut tx, number, true).await?;
+        check_version(expected_version, &before)?;
+        let is_edit = matches!(action, Action::Edit(_));
+        let is_submit = matches!(action, Action::Submit);
+        let mut transition = decide_in(&mut tx, by, id, &before, action, None).await?;
+        if is_submit {
+            return Err(Refusal::conflict(
+                "risk_not_assessed",
+                format!("{number} is submitted with its risk assessment and conflicts"),
+            )
+            .into());
+        }
+
+        if is_edit {
+            check_references(&mut tx, &transition.change).await?;
+        }
+        settle_conflicts_on_leaving(&mut tx, by, &before, &mut transition).await?;
+        let after = persist_transition(&mut tx, by, id, &before, transition).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+}
+
+#[async_trait]
+impl ChangeStore for Repo {
+    async fn create_change(&self, by: &Caller, draft: ChangeDraft) -> Result<Change> {
+        require(&by.actor, Permission::CreateChange)?;
+        let by = by.clone();
+        run_write(self, move |repo| {
+            Box::pin(async move { repo.write_new_change(&by, draft).await })
+        })
+        .await
     }
 
     async fn get_change(&self, number: ChangeNumber) -> Result<Option<Change>> {
@@ -529,30 +576,14 @@ impl ChangeStore for Repo {
         expected_version: Option<i64>,
         action: Action,
     ) -> Result<Change> {
-        let mut tx = self.begin_write().await?;
-        if may_leave_active(&action) {
-            lock_conflicts(&mut tx).await?;
-        }
-        let (id, before) = load_change(&mut tx, number, true).await?;
-        check_version(expected_version, &before)?;
-        let is_edit = matches!(action, Action::Edit(_));
-        let is_submit = matches!(action, Action::Submit);
-        let mut transition = decide_in(&mut tx, by, id, &before, action, None).await?;
-        if is_submit {
-            return Err(Refusal::conflict(
-                "risk_not_assessed",
-                format!("{number} is submitted with its risk assessment and conflicts"),
-            )
-            .into());
-        }
-
-        if is_edit {
-            check_references(&mut tx, &transition.change).await?;
-        }
-        settle_conflicts_on_leaving(&mut tx, by, &before, &mut transition).await?;
-        let after = persist_transition(&mut tx, by, id, &before, transition).await?;
-        tx.commit().await?;
-        Ok(after)
+        let by = by.clone();
+        run_write(self, move |repo| {
+            Box::pin(async move {
+                repo.write_act_on_change(&by, number, expected_version, action)
+                    .await
+            })
+        })
+        .await
     }
 
     async fn list_votes(&self, number: ChangeNumber) -> Result<Vec<Vote>> {

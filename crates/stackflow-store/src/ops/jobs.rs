@@ -186,16 +186,9 @@ fn timer_change(job: &Job) -> Result<(ChangeNumber, Option<u32>)> {
     Ok((parse("jobs.payload.change", number)?, round))
 }
 
-#[async_trait]
-impl JobStore for Repo {
-    async fn request_job(&self, job: &NewJob, now: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        request_job_in(&mut tx, job, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn claim_jobs(
+impl Repo {
+    /// `claim_jobs`'s transaction, on the writer (see `run_write`).
+    async fn write_claim_jobs(
         &self,
         worker: &str,
         now: DateTime<Utc>,
@@ -224,8 +217,11 @@ impl JobStore for Repo {
         jobs.sort_by_key(|job| (job.run_at, job.id));
         Ok(jobs)
     }
+}
 
-    async fn complete_job(&self, job: &Job, worker: &str) -> Result<bool> {
+impl Repo {
+    /// `complete_job`'s transaction, on the writer (see `run_write`).
+    async fn write_complete_job(&self, job: &Job, worker: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let held = take_held_job(&mut tx, job, worker).await?
             || sqlx::query(
@@ -241,8 +237,11 @@ impl JobStore for Repo {
         tx.commit().await?;
         Ok(held)
     }
+}
 
-    async fn fail_job(
+impl Repo {
+    /// `fail_job`'s transaction, on the writer (see `run_write`).
+    async fn write_fail_job(
         &self,
         job: &Job,
         worker: &str,
@@ -265,16 +264,11 @@ impl JobStore for Repo {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    async fn pending_jobs(&self) -> Result<Vec<Job>> {
-        let rows: Vec<JobRow> =
-            sqlx::query_as(sql!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY run_at, id"))
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(job_of).collect())
-    }
-
-    async fn finish_job_with(
+impl Repo {
+    /// `finish_job_with`'s transaction, on the writer (see `run_write`).
+    async fn write_finish_job_with(
         &self,
         job: &Job,
         worker: &str,
@@ -296,8 +290,11 @@ impl JobStore for Repo {
         tx.commit().await?;
         Ok(true)
     }
+}
 
-    async fn fire_timer(
+impl Repo {
+    /// `fire_timer`'s transaction, on the writer (see `run_write`).
+    async fn write_fire_timer(
         &self,
         job: &Job,
         worker: &str,
@@ -362,5 +359,106 @@ impl JobStore for Repo {
         };
         tx.commit().await?;
         Ok(TimerOutcome::Fired(escalated.map(Box::new)))
+    }
+}
+
+#[async_trait]
+impl JobStore for Repo {
+    async fn request_job(&self, job: &NewJob, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        request_job_in(&mut tx, job, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
+        let worker = worker.to_owned();
+        run_write(self, move |repo| {
+            Box::pin(async move { repo.write_claim_jobs(&worker, now, lease, limit).await })
+        })
+        .await
+    }
+
+    async fn complete_job(&self, job: &Job, worker: &str) -> Result<bool> {
+        let job = job.clone();
+        let worker = worker.to_owned();
+        run_write(self, move |repo| {
+            Box::pin(async move { repo.write_complete_job(&job, &worker).await })
+        })
+        .await
+    }
+
+    async fn fail_job(
+        &self,
+        job: &Job,
+        worker: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let job = job.clone();
+        let worker = worker.to_owned();
+        let error = error.to_owned();
+        run_write(self, move |repo| {
+            Box::pin(async move { repo.write_fail_job(&job, &worker, &error, retry_at).await })
+        })
+        .await
+    }
+
+    async fn pending_jobs(&self) -> Result<Vec<Job>> {
+        let rows: Vec<JobRow> =
+            sqlx::query_as(sql!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY run_at, id"))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(job_of).collect())
+    }
+
+    async fn finish_job_with(
+        &self,
+        job: &Job,
+        worker: &str,
+        now: DateTime<Utc>,
+        entity_key: &str,
+        notifications: &[Notification],
+        follow_ups: &[NewJob],
+    ) -> Result<bool> {
+        let job = job.clone();
+        let worker = worker.to_owned();
+        let entity_key = entity_key.to_owned();
+        let notifications = notifications.to_vec();
+        let follow_ups = follow_ups.to_vec();
+        run_write(self, move |repo| {
+            Box::pin(async move {
+                repo.write_finish_job_with(
+                    &job,
+                    &worker,
+                    now,
+                    &entity_key,
+                    &notifications,
+                    &follow_ups,
+                )
+                .await
+            })
+        })
+        .await
+    }
+
+    async fn fire_timer(
+        &self,
+        job: &Job,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TimerOutcome> {
+        let job = job.clone();
+        let worker = worker.to_owned();
+        run_write(self, move |repo| {
+            Box::pin(async move { repo.write_fire_timer(&job, &worker, now).await })
+        })
+        .await
     }
 }

@@ -235,6 +235,129 @@ async fn candidates_by_window(
     Ok(candidates)
 }
 
+impl Repo {
+    /// `submit_assessed`'s transaction.
+    async fn write_submit_assessed(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        expected_version: Option<i64>,
+        assessed: Assessed,
+    ) -> Result<Change> {
+        let mut tx = self.begin_write().await?;
+        lock_conflicts(&mut tx).await?;
+        let (id, before) = load_change(&mut tx, number, true).await?;
+        check_version(expected_version, &before)?;
+        if before.version != assessed.based_on_version {
+            return Err(StoreError::AssessmentOutdated(number.to_string()));
+        }
+        let scored = before.change_type != ChangeType::Standard;
+        if scored != assessed.risk.is_some() {
+            return Err(Refusal::conflict(
+                "risk_not_assessed",
+                format!(
+                    "a {} change is submitted {} a risk assessment",
+                    before.change_type,
+                    if scored { "with" } else { "without" }
+                ),
+            )
+            .into());
+        }
+        let risk_level = assessed.risk.as_ref().map(|risk| risk.risk_level);
+        let mut transition =
+            decide_in(&mut tx, by, id, &before, Action::Submit, risk_level).await?;
+        transition.change.risk_assessment = assessed.risk.clone();
+        transition.change.conflicts = assessed.conflicts.clone();
+        let after = persist_transition(&mut tx, by, id, &before, transition).await?;
+        if let Some(risk) = &assessed.risk {
+            insert_assessment(&mut tx, id, AssessmentCause::Submit, risk).await?;
+        }
+        sync_counterparts(
+            &mut tx,
+            by,
+            number,
+            &before.conflicts,
+            &assessed.counterparts,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+}
+
+impl Repo {
+    /// `record_reassessment`'s transaction.
+    async fn write_record_reassessment(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        assessed: Assessed,
+    ) -> Result<Option<Change>> {
+        let mut tx = self.begin_write().await?;
+        lock_conflicts(&mut tx).await?;
+        let (id, before) = load_change(&mut tx, number, true).await?;
+        if !ChangeState::AWAITING_APPROVAL.contains(&before.state) {
+            return Ok(None);
+        }
+        if before.version != assessed.based_on_version {
+            return Err(StoreError::AssessmentOutdated(number.to_string()));
+        }
+        let Some(risk) = assessed.risk.clone() else {
+            return Ok(None);
+        };
+        let same_risk = before
+            .risk_assessment
+            .as_ref()
+            .is_some_and(|old| old.same_finding(&risk));
+        if same_risk && conflict::same_conflicts(&before.conflicts, &assessed.conflicts) {
+            return Ok(None);
+        }
+        let mut after = before.clone();
+        after.risk_assessment = Some(risk.clone());
+        after.conflicts = assessed.conflicts.clone();
+        after.version = before.version + 1;
+        after.updated_at = by.now;
+        save_change(&mut tx, id, &before, &after).await?;
+        let key = number.to_string();
+        audit(
+            &mut tx,
+            by,
+            ("change", &key),
+            "change.risk_reassessed",
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
+        insert_assessment(&mut tx, id, AssessmentCause::Reassessment, &risk).await?;
+        let old_level = before.risk_assessment.as_ref().map(|r| r.risk_level);
+        if old_level != Some(risk.risk_level) {
+            let note = Notification {
+                event: "change.risk_changed",
+                topic: stackflow_core::lifecycle::TOPIC_CHANGES,
+                recipients: vec![after.requested_by.clone()],
+                data: serde_json::json!({
+                    "number": key,
+                    "title": after.title,
+                    "previous_level": old_level.map(|l| l.as_str()),
+                    "risk_level": risk.risk_level.as_str(),
+                    "automated_score": risk.automated_score,
+                }),
+            };
+            enqueue(&mut tx, by.now, &key, &note).await?;
+        }
+        sync_counterparts(
+            &mut tx,
+            by,
+            number,
+            &before.conflicts,
+            &assessed.counterparts,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(after))
+    }
+}
+
 #[async_trait]
 impl RiskStore for Repo {
     async fn risk_history(&self, query: &RiskHistoryQuery) -> Result<RiskHistory> {
@@ -306,44 +429,14 @@ impl RiskStore for Repo {
         expected_version: Option<i64>,
         assessed: Assessed,
     ) -> Result<Change> {
-        let mut tx = self.begin_write().await?;
-        lock_conflicts(&mut tx).await?;
-        let (id, before) = load_change(&mut tx, number, true).await?;
-        check_version(expected_version, &before)?;
-        if before.version != assessed.based_on_version {
-            return Err(StoreError::AssessmentOutdated(number.to_string()));
-        }
-        let scored = before.change_type != ChangeType::Standard;
-        if scored != assessed.risk.is_some() {
-            return Err(Refusal::conflict(
-                "risk_not_assessed",
-                format!(
-                    "a {} change is submitted {} a risk assessment",
-                    before.change_type,
-                    if scored { "with" } else { "without" }
-                ),
-            )
-            .into());
-        }
-        let risk_level = assessed.risk.as_ref().map(|risk| risk.risk_level);
-        let mut transition =
-            decide_in(&mut tx, by, id, &before, Action::Submit, risk_level).await?;
-        transition.change.risk_assessment = assessed.risk.clone();
-        transition.change.conflicts = assessed.conflicts.clone();
-        let after = persist_transition(&mut tx, by, id, &before, transition).await?;
-        if let Some(risk) = &assessed.risk {
-            insert_assessment(&mut tx, id, AssessmentCause::Submit, risk).await?;
-        }
-        sync_counterparts(
-            &mut tx,
-            by,
-            number,
-            &before.conflicts,
-            &assessed.counterparts,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
+        let by = by.clone();
+        run_write(self, move |repo| {
+            Box::pin(async move {
+                repo.write_submit_assessed(&by, number, expected_version, assessed)
+                    .await
+            })
+        })
+        .await
     }
 
     async fn record_reassessment(
@@ -352,68 +445,11 @@ impl RiskStore for Repo {
         number: ChangeNumber,
         assessed: Assessed,
     ) -> Result<Option<Change>> {
-        let mut tx = self.begin_write().await?;
-        lock_conflicts(&mut tx).await?;
-        let (id, before) = load_change(&mut tx, number, true).await?;
-        if !ChangeState::AWAITING_APPROVAL.contains(&before.state) {
-            return Ok(None);
-        }
-        if before.version != assessed.based_on_version {
-            return Err(StoreError::AssessmentOutdated(number.to_string()));
-        }
-        let Some(risk) = assessed.risk.clone() else {
-            return Ok(None);
-        };
-        let same_risk = before
-            .risk_assessment
-            .as_ref()
-            .is_some_and(|old| old.same_finding(&risk));
-        if same_risk && conflict::same_conflicts(&before.conflicts, &assessed.conflicts) {
-            return Ok(None);
-        }
-        let mut after = before.clone();
-        after.risk_assessment = Some(risk.clone());
-        after.conflicts = assessed.conflicts.clone();
-        after.version = before.version + 1;
-        after.updated_at = by.now;
-        save_change(&mut tx, id, &before, &after).await?;
-        let key = number.to_string();
-        audit(
-            &mut tx,
-            by,
-            ("change", &key),
-            "change.risk_reassessed",
-            Some(json_of(&before)?),
-            Some(json_of(&after)?),
-        )
-        .await?;
-        insert_assessment(&mut tx, id, AssessmentCause::Reassessment, &risk).await?;
-        let old_level = before.risk_assessment.as_ref().map(|r| r.risk_level);
-        if old_level != Some(risk.risk_level) {
-            let note = Notification {
-                event: "change.risk_changed",
-                topic: stackflow_core::lifecycle::TOPIC_CHANGES,
-                recipients: vec![after.requested_by.clone()],
-                data: serde_json::json!({
-                    "number": key,
-                    "title": after.title,
-                    "previous_level": old_level.map(|l| l.as_str()),
-                    "risk_level": risk.risk_level.as_str(),
-                    "automated_score": risk.automated_score,
-                }),
-            };
-            enqueue(&mut tx, by.now, &key, &note).await?;
-        }
-        sync_counterparts(
-            &mut tx,
-            by,
-            number,
-            &before.conflicts,
-            &assessed.counterparts,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(after))
+        let by = by.clone();
+        run_write(self, move |repo| {
+            Box::pin(async move { repo.write_record_reassessment(&by, number, assessed).await })
+        })
+        .await
     }
 
     async fn awaiting_approval_cis(&self) -> Result<Vec<(ChangeNumber, Vec<String>)>> {
