@@ -136,7 +136,9 @@ fn may_leave_active(action: &Action) -> bool {
 
 /// Conflict candidates found through their CIs: the active changes naming
 /// a CI of `scope` whose windows overlap `[start, end)`, each with its CIs
-/// in the scope (by name), by number.
+/// in the scope (by name), by number. Read from `active_change_cis`
+/// (migration 0010), which holds only active changes' CIs, so closed
+/// changes on the same CIs cost nothing.
 async fn candidates_in_scope(
     pool: &sqlx::Pool<Db>,
     number: ChangeNumber,
@@ -147,10 +149,10 @@ async fn candidates_in_scope(
     let mut found: std::collections::BTreeMap<ChangeNumber, PlannedChange> =
         std::collections::BTreeMap::new();
     let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>, String)> = sqlx::query_as(sql!(
-        "SELECT c.number, c.planned_start, c.planned_end, x.ci_name \
-         FROM change_cis x JOIN changes c ON c.id = x.change_id \
-         WHERE x.ci_name IN ({JSON_NAMES}) AND c.{ACTIVE_STATES_SQL} \
-         AND c.planned_start < $2 AND c.planned_end > $3 AND c.number <> $4"
+        "SELECT c.number, a.planned_start, a.planned_end, a.ci_name \
+         FROM active_change_cis a JOIN changes c ON c.id = a.change_id \
+         WHERE a.ci_name IN ({JSON_NAMES}) \
+         AND a.planned_start < $2 AND a.planned_end > $3 AND c.number <> $4"
     ))
     .bind(Json(scope))
     .bind(end)

@@ -6,6 +6,7 @@ use crate::fixtures::*;
 use crate::support::*;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use stackflow_core::ChangeNumber;
 
 async fn risk(app: &TestApp, number: &str) -> Value {
     app.get(&format!("/api/changes/{number}/risk"), "vic")
@@ -357,6 +358,68 @@ backend_test!(
         assert_eq!(in_window.len(), 4);
         assert_eq!(in_window[2].affected_cis, ["billing-app", "orders-db-prod"]);
         assert_eq!(in_window[3].number.to_string(), apart);
+    }
+);
+
+backend_test!(
+    the_lookup_by_ci_follows_a_change_in_and_out_of_the_active_states,
+    |app| async move {
+        let ci = json!({"name": "billing-app", "class": "application", "environment": "production",
+                        "criticality": "high", "owner_group": "dba"});
+        app.post("/api/cis", "max", ci)
+            .await
+            .expect(StatusCode::CREATED);
+        let (start, end) = (at(PLANNED_START), at(PLANNED_END));
+        let asking = app.create("alice", normal_draft()).await;
+        let asking: ChangeNumber = asking.parse().expect("number");
+        // The numbers found by CI in `scope`, checked against the window
+        // path filtered to the same CIs.
+        let found = |scope: &'static [&'static str]| {
+            let store = app.store.clone();
+            async move {
+                let scope: Vec<String> = scope.iter().map(|s| s.to_string()).collect();
+                let by_ci = store
+                    .conflict_candidates(asking, start, end, Some(&scope))
+                    .await
+                    .expect("by CI");
+                let by_window = store
+                    .conflict_candidates(asking, start, end, None)
+                    .await
+                    .expect("by window");
+                let numbers: Vec<String> = by_ci.iter().map(|c| c.number.to_string()).collect();
+                let expected: Vec<String> = (by_window.iter())
+                    .filter(|c| c.affected_cis.iter().any(|ci| scope.contains(ci)))
+                    .map(|c| c.number.to_string())
+                    .collect();
+                assert_eq!(numbers, expected, "by CI and by window disagree");
+                numbers
+            }
+        };
+
+        // Drafted: not active, not found.
+        let other = app
+            .create(
+                "alice",
+                draft_on(&["orders-app"], PLANNED_START, PLANNED_END),
+            )
+            .await;
+        assert!(found(&["orders-app"]).await.is_empty());
+        // Its CIs edited while a draft: the new one counts, the old one not.
+        app.patch(
+            &format!("/api/changes/{other}"),
+            "alice",
+            json!({"affected_cis": ["billing-app"]}),
+        )
+        .await
+        .expect(StatusCode::OK);
+        app.submit(&other, "alice").await;
+        assert_eq!(found(&["billing-app"]).await, vec![other.clone()]);
+        assert!(found(&["orders-app"]).await.is_empty());
+        // Canceled: gone again.
+        app.try_act(&other, "cancel", "alice", json!({"reason": "not needed"}))
+            .await
+            .expect(StatusCode::OK);
+        assert!(found(&["billing-app"]).await.is_empty());
     }
 );
 
