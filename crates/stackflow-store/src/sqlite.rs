@@ -99,16 +99,21 @@ impl WriterThread {
 
 /// Runs a write operation on the writer thread and waits for its result.
 /// It runs to its end even if the caller stops waiting, so an operation
-/// either commits or rolls back whole, never half way through a cancel.
+/// either commits or rolls back whole, never half way through a cancel. A
+/// panic in it is raised again here, in the caller, as if it had run there.
 async fn run_write<T: Send + 'static>(
     repo: &Repo,
     op: impl FnOnce(Repo) -> futures_util::future::BoxFuture<'static, Result<T>>,
 ) -> Result<T> {
-    repo.writer_thread
-        .handle
-        .spawn(op(repo.clone()))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("the write stopped: {e}")))?
+    match repo.writer_thread.handle.spawn(op(repo.clone())).await {
+        Ok(result) => result,
+        Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+        // Only when the runtime shuts down, which a running write prevents
+        // (it holds the store, and so the thread).
+        Err(stopped) => Err(StoreError::Io(std::io::Error::other(format!(
+            "the write did not finish: {stopped}"
+        )))),
+    }
 }
 
 impl Repo {

@@ -196,7 +196,7 @@ async fn insert_change_cis(tx: &mut Tx, rows: &[(i64, &str)]) -> Result<()> {
 }
 
 /// Writes an accepted transition: the change, its vote, its audit event and
-/// its notifications, all in the caller's transaction.
+/// its notifications, all in the caller's transaction, on the writer (see `run_write`).
 async fn persist_transition(
     tx: &mut Tx,
     by: &Caller,
@@ -412,7 +412,7 @@ type OutboxRow = (
 );
 
 impl Repo {
-    /// `create_change`'s transaction.
+    /// `create_change`'s transaction, on the writer (see `run_write`).
     async fn write_new_change(&self, by: &Caller, draft: ChangeDraft) -> Result<Change> {
         let mut tx = self.begin_write().await?;
         let template = match &draft.template {
@@ -458,9 +458,7 @@ impl Repo {
         tx.commit().await?;
         Ok(change)
     }
-}
 
-impl Repo {
     /// `act_on_change`'s transaction, on the writer (see `run_write`).
     async fn write_act_on_change(
         &self,

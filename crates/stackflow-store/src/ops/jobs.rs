@@ -217,9 +217,7 @@ impl Repo {
         jobs.sort_by_key(|job| (job.run_at, job.id));
         Ok(jobs)
     }
-}
 
-impl Repo {
     /// `complete_job`'s transaction, on the writer (see `run_write`).
     async fn write_complete_job(&self, job: &Job, worker: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
@@ -237,9 +235,7 @@ impl Repo {
         tx.commit().await?;
         Ok(held)
     }
-}
 
-impl Repo {
     /// `fail_job`'s transaction, on the writer (see `run_write`).
     async fn write_fail_job(
         &self,
@@ -264,9 +260,7 @@ impl Repo {
         tx.commit().await?;
         Ok(())
     }
-}
 
-impl Repo {
     /// `finish_job_with`'s transaction, on the writer (see `run_write`).
     async fn write_finish_job_with(
         &self,
@@ -290,9 +284,7 @@ impl Repo {
         tx.commit().await?;
         Ok(true)
     }
-}
 
-impl Repo {
     /// `fire_timer`'s transaction, on the writer (see `run_write`).
     async fn write_fire_timer(
         &self,

@@ -238,7 +238,7 @@ async fn candidates_by_window(
 }
 
 impl Repo {
-    /// `submit_assessed`'s transaction.
+    /// `submit_assessed`'s transaction, on the writer (see `run_write`).
     async fn write_submit_assessed(
         &self,
         by: &Caller,
@@ -285,10 +285,8 @@ impl Repo {
         tx.commit().await?;
         Ok(after)
     }
-}
 
-impl Repo {
-    /// `record_reassessment`'s transaction.
+    /// `record_reassessment`'s transaction, on the writer (see `run_write`).
     async fn write_record_reassessment(
         &self,
         by: &Caller,
