@@ -40,6 +40,12 @@ pub struct ApiBenchArgs {
     /// Changes the database holds before the run (seeded when fewer).
     #[arg(long, default_value_t = 1_000_000)]
     pub changes: u64,
+    /// The newest share of the seeded history still open (scheduled or in
+    /// assessment), 0–1. The default, 2%, is about the last two weeks of
+    /// the two-year history; 0.15 is what runs before 2026-11-29 seeded.
+    /// Only changes seeded by this run follow it.
+    #[arg(long, default_value_t = 0.02)]
+    pub open_share: f64,
     /// Concurrent clients, each with its own connection.
     #[arg(long, default_value_t = 4)]
     pub clients: usize,
@@ -95,6 +101,9 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
     if args.clients == 0 {
         bail!("--clients must be at least 1");
     }
+    if !(0.0..=1.0).contains(&args.open_share) {
+        bail!("--open-share must be between 0 and 1");
+    }
     let cmdb = synthetic::generate(args.cis, args.seed);
     super::cmdb::ensure_loaded(&store, &cmdb, args.seed, "api").await?;
     let (cmdb_cis, relationships) = (cmdb.cis.len(), cmdb.relationships.len());
@@ -106,7 +115,14 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
         .context("building the impact index")?;
     super::cmdb::check_index(&state.impact.stats(), cmdb_cis, relationships)?;
     prepare::people(&store).await?;
-    prepare::top_up_changes(&store, cis.clone(), args.changes, args.seed).await?;
+    prepare::top_up_changes(
+        &store,
+        cis.clone(),
+        args.changes,
+        args.seed,
+        args.open_share,
+    )
+    .await?;
     drain_due_jobs(&state).await?;
     let before = store.table_counts_for_benchmark().await?;
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);

@@ -15,9 +15,6 @@ use stackflow_core::{
     Context, Decision, Directory, GroupKind, ObjectivesMet, Role, Vote, decide,
 };
 
-/// The last share of the history that is still open (scheduled or in
-/// assessment); older changes are closed or canceled.
-const OPEN_SHARE: f64 = 0.15;
 /// How far back the history reaches.
 const HISTORY_DAYS: f64 = 730.0;
 
@@ -33,6 +30,9 @@ pub(super) struct History<'a> {
     pub cis: &'a [String],
     /// The end of the history.
     pub now: DateTime<Utc>,
+    /// The newest share of the history that is still open (scheduled or
+    /// in assessment); older changes are closed or canceled.
+    pub open_share: f64,
 }
 
 /// One action after another through the core, with the round's votes.
@@ -75,7 +75,7 @@ impl History<'_> {
     pub fn change(&self, rng: &mut Pcg64Mcg, position: f64) -> anyhow::Result<Change> {
         let minutes = ((1.0 - position) * HISTORY_DAYS * 24.0 * 60.0) as i64;
         let created = self.now - Duration::minutes(minutes + rng.random_range(0..60));
-        let open = position >= 1.0 - OPEN_SHARE;
+        let open = position >= 1.0 - self.open_share;
         let start = if open {
             self.now + Duration::hours(rng.random_range(24..24 * 60))
         } else {

@@ -84,6 +84,7 @@ pub(super) async fn top_up_changes(
     cis: Arc<Vec<String>>,
     target: u64,
     seed: u64,
+    open_share: f64,
 ) -> anyhow::Result<u64> {
     let existing = count(store, "changes").await?;
     if existing >= target {
@@ -102,6 +103,7 @@ pub(super) async fn top_up_changes(
             group: GROUP.to_owned(),
             cis: &cis,
             now: chrono::Utc::now(),
+            open_share,
         };
         let mut rng = Pcg64Mcg::seed_from_u64(seed ^ existing.rotate_left(17) ^ 0xc4a7_6e5e);
         let mut next = existing;
@@ -173,12 +175,13 @@ mod tests {
             .expect("load the CMDB");
         let cis: Arc<Vec<String>> = Arc::new(cmdb.cis.iter().map(|c| c.name.clone()).collect());
         people(&store).await.expect("people");
-        let held = top_up_changes(&store, cis.clone(), 400, 7)
+        // An eighth open: the newest 50 of 400 (0.875 is exact in binary).
+        let held = top_up_changes(&store, cis.clone(), 400, 7, 0.125)
             .await
             .expect("seed");
         assert_eq!(held, 400);
         assert_eq!(
-            top_up_changes(&store, cis.clone(), 300, 7)
+            top_up_changes(&store, cis.clone(), 300, 7, 0.125)
                 .await
                 .expect("reuse"),
             400
@@ -204,6 +207,16 @@ mod tests {
                 .iter()
                 .all(|c| c.state == ChangeState::Assess)
         );
+        let scheduled = ChangeFilter {
+            state: Some(ChangeState::Scheduled),
+            ..ChangeFilter::default()
+        };
+        let scheduled = store.list_changes(&scheduled, page).await.expect("list");
+        assert_eq!(assessing.items.len() + scheduled.items.len(), 50);
+        assert!(
+            (assessing.items.iter().chain(&scheduled.items)).all(|c| c.number.sequence() > 350),
+            "only the newest changes are open"
+        );
         let on_ci = ChangeFilter {
             ci: Some(first.affected_cis[0].clone()),
             ..ChangeFilter::default()
@@ -224,7 +237,9 @@ mod tests {
         let next = store.create_change(&caller, draft).await.expect("create");
         assert_eq!(next.number, ChangeNumber::new(401));
         assert_eq!(
-            top_up_changes(&store, cis, 410, 7).await.expect("top up"),
+            top_up_changes(&store, cis, 410, 7, 0.125)
+                .await
+                .expect("top up"),
             410
         );
         let last = store
