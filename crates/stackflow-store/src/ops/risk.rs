@@ -6,6 +6,32 @@
 /// carry the same predicate, word for word, so the planner can use them.
 const ACTIVE_STATES_SQL: &str = "state IN ('assess', 'authorize', 'scheduled', 'implement')";
 
+/// The group's record period, `[now - 30 days, now]`, cut at UTC midnights:
+/// the partial day it starts in (from `since` to `first_whole_day_start`),
+/// the whole days `[first_whole_day, today)`, and today up to `now`.
+struct GroupPeriod {
+    since: DateTime<Utc>,
+    first_whole_day: chrono::NaiveDate,
+    first_whole_day_start: DateTime<Utc>,
+    today: chrono::NaiveDate,
+    today_start: DateTime<Utc>,
+}
+
+impl GroupPeriod {
+    fn ending(now: DateTime<Utc>) -> Self {
+        let since = now - chrono::Duration::days(GROUP_HISTORY_DAYS);
+        let first_whole_day = since.date_naive() + chrono::Duration::days(1);
+        let today = now.date_naive();
+        GroupPeriod {
+            since,
+            first_whole_day,
+            first_whole_day_start: first_whole_day.and_time(chrono::NaiveTime::MIN).and_utc(),
+            today,
+            today_start: today.and_time(chrono::NaiveTime::MIN).and_utc(),
+        }
+    }
+}
+
 /// Serialises the writers that touch conflict records on several changes.
 /// Taken first, before any change row is locked, so two of them never wait
 /// for each other's rows.
@@ -363,13 +389,25 @@ impl RiskStore for Repo {
     async fn risk_history(&self, query: &RiskHistoryQuery) -> Result<RiskHistory> {
         let group = match &query.assignment_group {
             Some(name) => {
-                let since = query.now - chrono::Duration::days(GROUP_HISTORY_DAYS);
+                let period = GroupPeriod::ending(query.now);
+                // The whole UTC days from `group_closures` (migration
+                // 0012), the partial days at both ends from the changes.
                 let (closed, successful): (i64, i64) = sqlx::query_as(
-                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN close_code IN ('successful', 'successful_with_issues') THEN 1 ELSE 0 END), 0) \
-                     FROM changes WHERE assignment_group = $1 AND closed_at IS NOT NULL AND closed_at >= $2 AND closed_at <= $3",
+                    "SELECT CAST(COALESCE(SUM(closed), 0) AS BIGINT), CAST(COALESCE(SUM(successful), 0) AS BIGINT) FROM ( \
+                     SELECT closed, successful FROM group_closures \
+                     WHERE assignment_group = $1 AND day >= $2 AND day < $3 \
+                     UNION ALL \
+                     SELECT COUNT(*), COALESCE(SUM(CASE WHEN close_code IN ('successful', 'successful_with_issues') THEN 1 ELSE 0 END), 0) \
+                     FROM changes WHERE assignment_group = $1 AND closed_at IS NOT NULL AND closed_at <= $7 \
+                     AND ((closed_at >= $4 AND closed_at < $5) OR (closed_at >= $6 AND closed_at >= $5)) \
+                     ) AS record",
                 )
                 .bind(name.clone())
-                .bind(since)
+                .bind(period.first_whole_day)
+                .bind(period.today)
+                .bind(period.since)
+                .bind(period.first_whole_day_start)
+                .bind(period.today_start)
                 .bind(query.now)
                 .fetch_one(&self.pool)
                 .await?;

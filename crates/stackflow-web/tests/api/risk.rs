@@ -163,6 +163,62 @@ backend_test!(
     }
 );
 
+backend_test!(
+    the_groups_record_covers_exactly_the_last_30_days,
+    |app| async move {
+        let first = closed_change(&app, "successful").await;
+        app.clock.advance(chrono::Duration::hours(1));
+        let second = closed_change(&app, "unsuccessful").await;
+        let closed_at = |change: Value| {
+            at(change["pir"]["review"]["reviewed_at"]
+                .as_str()
+                .expect("reviewed"))
+        };
+        let (t1, t2) = (
+            closed_at(app.change(&first).await),
+            closed_at(app.change(&second).await),
+        );
+        assert!(t1 < t2);
+        let group = app.change(&first).await["assignment_group"]
+            .as_str()
+            .map(String::from);
+        let record = |now: chrono::DateTime<chrono::Utc>| {
+            let (store, group) = (app.store.clone(), group.clone());
+            async move {
+                let query = stackflow_store::RiskHistoryQuery {
+                    number: ChangeNumber::new(999_999),
+                    assignment_group: group,
+                    template: None,
+                    cis: Vec::new(),
+                    now,
+                };
+                let history = store.risk_history(&query).await.expect("history");
+                let group = history.group.expect("a group");
+                (group.closed, group.successful)
+            }
+        };
+        let day = chrono::Duration::days(1);
+        let tick = chrono::Duration::microseconds(1);
+        // Before either closed; the same day (the partial last day); whole
+        // days in between; the partial first day, up to and past its start.
+        assert_eq!(record(t1 - tick).await, (0, 0));
+        assert_eq!(record(t2).await, (2, 1));
+        assert_eq!(record(t2 + day * 15).await, (2, 1));
+        assert_eq!(record(t1 + day * 30).await, (2, 1));
+        assert_eq!(record(t1 + day * 30 + tick).await, (1, 0));
+        assert_eq!(record(t2 + day * 30 + tick).await, (0, 0));
+        // Around the UTC midnights that cut the period.
+        let midnight = (t2 + day)
+            .date_naive()
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        assert_eq!(record(midnight - tick).await, (2, 1));
+        assert_eq!(record(midnight).await, (2, 1));
+        assert_eq!(record(midnight + day * 29).await, (2, 1));
+        assert_eq!(record(t2 + day * 30).await, (1, 0));
+    }
+);
+
 backend_test!(an_emergency_adds_its_weight, |app| async move {
     let normal = app.create("alice", normal_draft()).await;
     let emergency = app

@@ -157,7 +157,7 @@ async fn count(store: &Arc<dyn Store>, table: &str) -> anyhow::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stackflow_core::{ChangeDraft, ChangeNumber, ChangeState, ChangeType};
+    use stackflow_core::{Change, ChangeDraft, ChangeNumber, ChangeState, ChangeType, CloseCode};
     use stackflow_store::testing::TestDatabase;
     use stackflow_store::{Backend, ChangeFilter, PageRequest};
 
@@ -217,6 +217,38 @@ mod tests {
             (assessing.items.iter().chain(&scheduled.items)).all(|c| c.number.sequence() > 350),
             "only the newest changes are open"
         );
+        // The groups' daily closures (kept by trigger as the history is
+        // inserted) give the same 30-day record as the changes themselves.
+        let all = store
+            .list_changes(&ChangeFilter::default(), page)
+            .await
+            .expect("list all");
+        let closed_at = |c: &Change| c.pir.review.as_ref().map(|r| r.reviewed_at);
+        let now = closed_at(&all.items[200]).expect("closed") + chrono::Duration::days(10);
+        let since = now - chrono::Duration::days(stackflow_store::GROUP_HISTORY_DAYS);
+        let in_period: Vec<&Change> = (all.items.iter())
+            .filter(|c| closed_at(c).is_some_and(|at| since <= at && at <= now))
+            .collect();
+        assert!(in_period.len() > 5, "the period holds closures");
+        let query = stackflow_store::RiskHistoryQuery {
+            number: ChangeNumber::new(999_999),
+            assignment_group: Some(GROUP.to_owned()),
+            template: None,
+            cis: Vec::new(),
+            now,
+        };
+        let record = store.risk_history(&query).await.expect("history");
+        let record = record.group.expect("the group's record");
+        assert_eq!(record.closed as usize, in_period.len());
+        let successful = (in_period.iter())
+            .filter(|c| {
+                matches!(
+                    c.close_code,
+                    Some(CloseCode::Successful | CloseCode::SuccessfulWithIssues)
+                )
+            })
+            .count();
+        assert_eq!(record.successful as usize, successful);
         let on_ci = ChangeFilter {
             ci: Some(first.affected_cis[0].clone()),
             ..ChangeFilter::default()
