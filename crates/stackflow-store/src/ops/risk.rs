@@ -391,15 +391,21 @@ impl RiskStore for Repo {
             Some(name) => {
                 let period = GroupPeriod::ending(query.now);
                 // The whole UTC days from `group_closures` (migration
-                // 0012), the partial days at both ends from the changes.
+                // 0012), the partial days at both ends from the changes,
+                // each end its own index range (an OR of the two made
+                // SQLite walk all of the group's closures).
                 let (closed, successful): (i64, i64) = sqlx::query_as(
                     "SELECT CAST(COALESCE(SUM(closed), 0) AS BIGINT), CAST(COALESCE(SUM(successful), 0) AS BIGINT) FROM ( \
                      SELECT closed, successful FROM group_closures \
                      WHERE assignment_group = $1 AND day >= $2 AND day < $3 \
                      UNION ALL \
                      SELECT COUNT(*), COALESCE(SUM(CASE WHEN close_code IN ('successful', 'successful_with_issues') THEN 1 ELSE 0 END), 0) \
-                     FROM changes WHERE assignment_group = $1 AND closed_at IS NOT NULL AND closed_at <= $7 \
-                     AND ((closed_at >= $4 AND closed_at < $5) OR (closed_at >= $6 AND closed_at >= $5)) \
+                     FROM changes WHERE assignment_group = $1 AND closed_at IS NOT NULL \
+                     AND closed_at >= $4 AND closed_at < $5 AND closed_at <= $7 \
+                     UNION ALL \
+                     SELECT COUNT(*), COALESCE(SUM(CASE WHEN close_code IN ('successful', 'successful_with_issues') THEN 1 ELSE 0 END), 0) \
+                     FROM changes WHERE assignment_group = $1 AND closed_at IS NOT NULL \
+                     AND closed_at >= $6 AND closed_at >= $5 AND closed_at <= $7 \
                      ) AS record",
                 )
                 .bind(name.clone())
