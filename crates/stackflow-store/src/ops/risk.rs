@@ -7,30 +7,41 @@
 const ACTIVE_STATES_SQL: &str = "state IN ('assess', 'authorize', 'scheduled', 'implement')";
 
 /// The group's record period, `[now - 30 days, now]`, cut at UTC midnights:
-/// the partial day it starts in (from `since` to `first_whole_day_start`),
-/// the whole days `[first_whole_day, today)`, and today up to `now`.
+/// the partial day it starts in (`since` up to `first_whole_day_start`),
+/// the whole days `[first_whole_day, today)`, and the partial last day
+/// (`last_day_start` up to `now`).
 struct GroupPeriod {
     since: DateTime<Utc>,
     first_whole_day: chrono::NaiveDate,
     first_whole_day_start: DateTime<Utc>,
     today: chrono::NaiveDate,
-    today_start: DateTime<Utc>,
+    /// Today's midnight, or the first whole day's when the period is
+    /// shorter than a day, so the two partial days never overlap.
+    last_day_start: DateTime<Utc>,
 }
 
 impl GroupPeriod {
     fn ending(now: DateTime<Utc>) -> Self {
         let since = now - chrono::Duration::days(GROUP_HISTORY_DAYS);
         let first_whole_day = since.date_naive() + chrono::Duration::days(1);
+        let first_whole_day_start = first_whole_day.and_time(chrono::NaiveTime::MIN).and_utc();
         let today = now.date_naive();
+        let today_start = today.and_time(chrono::NaiveTime::MIN).and_utc();
         GroupPeriod {
             since,
             first_whole_day,
-            first_whole_day_start: first_whole_day.and_time(chrono::NaiveTime::MIN).and_utc(),
+            first_whole_day_start,
             today,
-            today_start: today.and_time(chrono::NaiveTime::MIN).and_utc(),
+            last_day_start: today_start.max(first_whole_day_start),
         }
     }
 }
+
+/// A closure's counts as SQL columns: one closed, and one success when it
+/// closed `successful` or `successful_with_issues` (as
+/// `stackflow_core::risk::GroupHistory` counts them).
+const CLOSURE_COUNTS_SQL: &str = "COUNT(*), \
+    COALESCE(SUM(CASE WHEN close_code IN ('successful', 'successful_with_issues') THEN 1 ELSE 0 END), 0)";
 
 /// Serialises the writers that touch conflict records on several changes.
 /// Taken first, before any change row is locked, so two of them never wait
@@ -394,26 +405,24 @@ impl RiskStore for Repo {
                 // 0012), the partial days at both ends from the changes,
                 // each end its own index range (an OR of the two made
                 // SQLite walk all of the group's closures).
-                let (closed, successful): (i64, i64) = sqlx::query_as(
+                let (closed, successful): (i64, i64) = sqlx::query_as(sql!(
                     "SELECT CAST(COALESCE(SUM(closed), 0) AS BIGINT), CAST(COALESCE(SUM(successful), 0) AS BIGINT) FROM ( \
                      SELECT closed, successful FROM group_closures \
                      WHERE assignment_group = $1 AND day >= $2 AND day < $3 \
                      UNION ALL \
-                     SELECT COUNT(*), COALESCE(SUM(CASE WHEN close_code IN ('successful', 'successful_with_issues') THEN 1 ELSE 0 END), 0) \
-                     FROM changes WHERE assignment_group = $1 AND closed_at IS NOT NULL \
-                     AND closed_at >= $4 AND closed_at < $5 AND closed_at <= $7 \
+                     SELECT {CLOSURE_COUNTS_SQL} FROM changes WHERE assignment_group = $1 \
+                     AND closed_at IS NOT NULL AND closed_at >= $4 AND closed_at < $5 AND closed_at <= $7 \
                      UNION ALL \
-                     SELECT COUNT(*), COALESCE(SUM(CASE WHEN close_code IN ('successful', 'successful_with_issues') THEN 1 ELSE 0 END), 0) \
-                     FROM changes WHERE assignment_group = $1 AND closed_at IS NOT NULL \
-                     AND closed_at >= $6 AND closed_at >= $5 AND closed_at <= $7 \
-                     ) AS record",
-                )
+                     SELECT {CLOSURE_COUNTS_SQL} FROM changes WHERE assignment_group = $1 \
+                     AND closed_at IS NOT NULL AND closed_at >= $6 AND closed_at <= $7 \
+                     ) AS record"
+                ))
                 .bind(name.clone())
                 .bind(period.first_whole_day)
                 .bind(period.today)
                 .bind(period.since)
                 .bind(period.first_whole_day_start)
-                .bind(period.today_start)
+                .bind(period.last_day_start)
                 .bind(query.now)
                 .fetch_one(&self.pool)
                 .await?;
