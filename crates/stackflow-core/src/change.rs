@@ -6,7 +6,7 @@ use crate::enums::{ChangeState, ChangeType, CloseCode, ObjectivesMet};
 use crate::errors::{FieldError, Refusal};
 use crate::number::ChangeNumber;
 use crate::risk::RiskAssessment;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest title accepted.
@@ -303,8 +303,8 @@ impl ChangeDraft {
             assignment_group: draft.assignment_group,
             assigned_to: draft.assigned_to,
             affected_cis: dedup(draft.affected_cis),
-            planned_start: draft.planned_start,
-            planned_end: draft.planned_end,
+            planned_start: draft.planned_start.map(stored_precision),
+            planned_end: draft.planned_end.map(stored_precision),
             template: draft.template,
             risk_assessment: None,
             approval: ApprovalRecord::initial(change_type),
@@ -376,10 +376,10 @@ impl ChangePatch {
             next.affected_cis = dedup(cis);
         }
         if let Some(start) = self.planned_start {
-            next.planned_start = start;
+            next.planned_start = start.map(stored_precision);
         }
         if let Some(end) = self.planned_end {
-            next.planned_end = end;
+            next.planned_end = end.map(stored_precision);
         }
         check_fields(&next, &mut errors);
         if errors.is_empty() {
@@ -452,6 +452,16 @@ fn check_fields(change: &Change, errors: &mut Vec<FieldError>) {
             "must be after planned_start",
         ));
     }
+}
+
+/// An instant as the database keeps it: whole microseconds, PostgreSQL's
+/// precision. A planned window is kept twice, in the change's document and
+/// in the columns conflict detection reads; were the document finer than
+/// the columns, the two changes of a conflict would compute its overlap
+/// from different ends (one from its own document, the other from the
+/// columns) and rewrite each other's records for ever.
+pub fn stored_precision(instant: DateTime<Utc>) -> DateTime<Utc> {
+    instant.trunc_subsecs(6)
 }
 
 fn dedup(mut names: Vec<String>) -> Vec<String> {
@@ -601,5 +611,32 @@ mod tests {
         let next = patch.apply(&change).unwrap();
         assert_eq!(next.assigned_to, None);
         assert_eq!(next.assignment_group.as_deref(), Some("dba"));
+    }
+
+    #[test]
+    fn planned_windows_are_kept_at_whole_microseconds() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        let change = ChangeDraft {
+            change_type: Some(ChangeType::Normal),
+            title: Some("t".into()),
+            planned_start: Some(at("2026-12-01T22:00:00.123456789Z")),
+            planned_end: Some(at("2026-12-01T23:00:00.999999999Z")),
+            ..Default::default()
+        }
+        .into_change(ChangeNumber::new(1), "a", None, now())
+        .unwrap();
+        assert_eq!(
+            change.planned_start,
+            Some(at("2026-12-01T22:00:00.123456Z"))
+        );
+        assert_eq!(change.planned_end, Some(at("2026-12-01T23:00:00.999999Z")));
+        let patch: ChangePatch =
+            serde_json::from_str(r#"{"planned_end": "2026-12-02T01:00:00.000000999Z"}"#).unwrap();
+        let next = patch.apply(&change).unwrap();
+        assert_eq!(next.planned_end, Some(at("2026-12-02T01:00:00Z")));
+        // Within one microsecond of the start is no window at all.
+        let patch: ChangePatch =
+            serde_json::from_str(r#"{"planned_end": "2026-12-01T22:00:00.123456999Z"}"#).unwrap();
+        assert!(matches!(patch.apply(&change), Err(Refusal::Invalid(_))));
     }
 }

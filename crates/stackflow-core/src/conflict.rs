@@ -3,6 +3,7 @@
 //! the candidates (changes whose windows overlap) and how their CIs relate
 //! through the impact index; this module decides what each change records.
 
+use crate::change::stored_precision;
 use crate::enums::ChangeState;
 use crate::number::ChangeNumber;
 use chrono::{DateTime, Utc};
@@ -71,13 +72,17 @@ pub enum Relation {
     OursInTheirBlastRadius(String),
 }
 
-/// The overlap of two half-open intervals, if any.
+/// The overlap of two half-open intervals, if any, at the precision the
+/// database keeps (whole microseconds): each side of a change conflict
+/// reads its own window from its document and the other's from the
+/// database's columns, and a document written before windows were kept at
+/// that precision may be finer. Both sides must find the same overlap.
 pub fn overlap(
     a: (DateTime<Utc>, DateTime<Utc>),
     b: (DateTime<Utc>, DateTime<Utc>),
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let start = a.0.max(b.0);
-    let end = a.1.min(b.1);
+    let start = stored_precision(a.0.max(b.0));
+    let end = stored_precision(a.1.min(b.1));
     (start < end).then_some((start, end))
 }
 
@@ -210,6 +215,24 @@ mod tests {
             overlap((at(1), at(5)), (at(2), at(3))),
             Some((at(2), at(3)))
         );
+    }
+
+    #[test]
+    fn both_sides_find_the_same_overlap_whatever_the_precision_they_read() {
+        // One change's window as its document holds it (nanoseconds), and
+        // as the database's columns hold it (microseconds); the other's
+        // window ends later.
+        let end_in_document = at(3) + chrono::Duration::nanoseconds(240_131_516);
+        let end_in_columns = at(3) + chrono::Duration::microseconds(240_131);
+        let other = (at(2), at(4));
+        let from_its_own_side = overlap((at(1), end_in_document), other);
+        let from_the_other_side = overlap(other, (at(1), end_in_columns));
+        assert_eq!(from_its_own_side, Some((at(2), end_in_columns)));
+        assert_eq!(from_its_own_side, from_the_other_side);
+        // Touching within the same microsecond is no overlap from either side.
+        let touching = at(2) + chrono::Duration::nanoseconds(500);
+        assert_eq!(overlap((at(1), touching), (at(2), at(4))), None);
+        assert_eq!(overlap((at(2), at(4)), (at(1), at(2))), None);
     }
 
     #[test]

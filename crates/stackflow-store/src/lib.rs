@@ -264,8 +264,13 @@ pub trait RiskStore: Send + Sync {
     /// Every change awaiting approval (`assess`, `authorize`) with its
     /// affected CIs, oldest first: what a CMDB write may need to reassess.
     async fn awaiting_approval_cis(&self) -> Result<Vec<(ChangeNumber, Vec<String>)>>;
-    /// Every assessment of a change, oldest first.
-    async fn risk_assessments(&self, number: ChangeNumber) -> Result<Vec<RiskAssessment>>;
+    /// A change with every assessment of it, oldest first, read in one
+    /// statement (one snapshot: the newest assessment in the history is the
+    /// change's own); `None` when there is no such change.
+    async fn change_with_risk_history(
+        &self,
+        number: ChangeNumber,
+    ) -> Result<Option<(Change, Vec<RiskAssessment>)>>;
 }
 
 /// Implementation tasks of changes.

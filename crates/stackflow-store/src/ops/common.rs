@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, QueryBuilder, Transaction};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Transaction};
 use stackflow_core::cab::{CabOutcome, CabSchedule, Meeting, default_schedule};
 use stackflow_core::conflict::{self, Conflict};
 use stackflow_core::impact::{CmdbChange, CmdbSink};

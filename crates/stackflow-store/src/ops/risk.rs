@@ -526,15 +526,29 @@ impl RiskStore for Repo {
         Ok(changes)
     }
 
-    async fn risk_assessments(&self, number: ChangeNumber) -> Result<Vec<RiskAssessment>> {
-        let mut tx = self.pool.begin().await?;
-        let (id, _) = load_change(&mut tx, number, false).await?;
-        let rows: Vec<Json<RiskAssessment>> =
-            sqlx::query_scalar("SELECT doc FROM risk_assessments WHERE change_id = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        Ok(rows.into_iter().map(|Json(r)| r).collect())
+    async fn change_with_risk_history(
+        &self,
+        number: ChangeNumber,
+    ) -> Result<Option<(Change, Vec<RiskAssessment>)>> {
+        // One row per assessment (one with a NULL assessment when there is
+        // none), each carrying the change: the change is decoded once.
+        let rows = sqlx::query(
+            "SELECT c.doc, r.doc FROM changes c LEFT JOIN risk_assessments r ON r.change_id = c.id \
+             WHERE c.number = $1 ORDER BY r.id",
+        )
+        .bind(number.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let Json(change): Json<Change> = first.try_get(0)?;
+        let mut history = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(Json(assessment)) = row.try_get::<Option<Json<RiskAssessment>>, _>(1)? {
+                history.push(assessment);
+            }
+        }
+        Ok(Some((change, history)))
     }
 }

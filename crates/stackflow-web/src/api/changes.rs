@@ -158,8 +158,12 @@ async fn get_risk(
     Auth(_caller): Auth,
     ApiPath(number): ApiPath<String>,
 ) -> ApiResult<Json<RiskResponse>> {
-    let change = load(&state, &number).await?;
-    let history = state.store.risk_assessments(change.number).await?;
+    let parsed = change_number(&number)?;
+    let (change, history) = state
+        .store
+        .change_with_risk_history(parsed)
+        .await?
+        .ok_or_else(|| crate::problem::AppError::not_found(format!("change {parsed} not found")))?;
     Ok(Json(RiskResponse {
         risk_assessment: change.risk_assessment,
         conflicts: change.conflicts,

@@ -5,6 +5,7 @@
 use crate::fixtures::*;
 use crate::support::*;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use stackflow_core::ChangeNumber;
 
@@ -525,13 +526,61 @@ backend_test!(
 
         // So the reassessment the submission requested settles it: one job,
         // and the front change's record is left as it was.
-        assert_eq!(app.run_jobs().await, 1);
-        assert_eq!(app.run_jobs().await, 0);
+        assert_eq!(app.run_job_batch().await, 1);
+        assert_eq!(app.run_job_batch().await, 0);
         let trail = app.audit(&front).await;
         assert!(
             !actions(&trail).contains(&"change.conflict_flagged"),
             "{:?}",
             actions(&trail)
+        );
+    }
+);
+
+backend_test!(
+    windows_finer_than_the_database_keeps_settle_too,
+    |app| async move {
+        // The window's end is given to the nanosecond; PostgreSQL keeps
+        // microseconds. Were the document to keep the nanoseconds, the
+        // two changes would compute their overlap from different ends and
+        // rewrite each other's records, one reassessment after another.
+        let first = app
+            .create(
+                "alice",
+                draft_on(
+                    &["orders-db-prod"],
+                    "2026-12-01T22:00:00Z",
+                    "2026-12-01T23:00:00.240131516Z",
+                ),
+            )
+            .await;
+        let kept = app.change(&first).await;
+        assert_eq!(
+            time_of(&kept["planned_end"]),
+            "2026-12-01T23:00:00.240131Z"
+                .parse::<DateTime<Utc>>()
+                .expect("time")
+        );
+        app.submit(&first, "alice").await;
+        let second = app
+            .create(
+                "alice",
+                draft_on(&["orders-db-prod"], "2026-12-01T22:30:00Z", PLANNED_END),
+            )
+            .await;
+        let submitted = app.submit(&second, "alice").await;
+        assert_eq!(submitted["conflicts"][0]["change"], first.as_str());
+        assert_eq!(
+            submitted["conflicts"][0]["overlap_end"],
+            kept["planned_end"]
+        );
+        // The first change's reassessment agrees with the record the
+        // second wrote, and nothing more is asked of either.
+        assert_eq!(app.run_job_batch().await, 1);
+        assert_eq!(app.run_job_batch().await, 0);
+        assert_eq!(
+            app.change(&first).await["conflicts"][0]["overlap_end"],
+            kept["planned_end"]
         );
     }
 );
@@ -635,7 +684,10 @@ backend_test!(
         assert_eq!(after["contributions"]["blast_radius_cis"], 2);
         assert_eq!(contributions_total(after), contributions_total(&before));
         assert_eq!(time_of(&after["assessed_at"]), app.now());
+        // Oldest first; the newest is the change's own.
         assert_eq!(read["history"].as_array().expect("history").len(), 2);
+        assert_eq!(read["history"][0], before);
+        assert_eq!(&read["history"][1], after);
         let trail = app.audit(&waiting).await;
         let last = trail.last().expect("an event");
         assert_eq!(last["action"], "change.risk_reassessed");

@@ -142,6 +142,14 @@ impl TestApp {
             .expect("run due jobs")
     }
 
+    /// Runs one batch of the jobs due now (not the jobs it requests): a
+    /// test of work that must settle fails here instead of looping for ever.
+    pub async fn run_job_batch(&self) -> usize {
+        stackflow_web::jobs::run_due_batch(&self.state, "test-worker")
+            .await
+            .expect("run a batch of due jobs")
+    }
+
     /// Assesses `change` as its submission would now, without recording
     /// anything; conflict candidates are looked up by CI while its conflict
     /// scope has at most `scope_limit` CIs (0: by window, for a change
