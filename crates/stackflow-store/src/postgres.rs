@@ -25,10 +25,15 @@ const CONFLICT_ORDER_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(771
 /// Conflict detection's index hints: PostgreSQL's planner picks the
 /// partial window indexes by itself.
 const SHORT_WINDOW_INDEX: &str = "";
-/// The names in a JSON array bound as one parameter, as rows.
-const JSON_NAMES: &str = "SELECT jsonb_array_elements_text($1::jsonb)";
-/// The row ids in a JSON array bound as one parameter, as rows.
-const JSON_IDS: &str = "SELECT jsonb_array_elements_text($1::jsonb)::bigint";
+/// Membership in the names of a JSON array bound as one parameter. As an
+/// array (evaluated once) rather than `IN (SELECT …)`: the planner guesses
+/// a set-returning function yields 100 rows and hash-joined them against a
+/// scan of every active change's CIs (3.6 ms at a million changes, against
+/// 0.13 ms through the index).
+const IN_JSON_NAMES: &str = "= ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))";
+/// Membership in the row ids of a JSON array bound as one parameter (see
+/// `IN_JSON_NAMES`).
+const IN_JSON_IDS: &str = "= ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::bigint))";
 /// Conflict detection's index for planned windows longer than a day.
 const LONG_WINDOW_INDEX: &str = "";
 /// Starts a read transaction whose statements all see one snapshot.

@@ -31,11 +31,11 @@ const CONFLICT_ORDER_LOCK: Option<&str> = None;
 const SHORT_WINDOW_INDEX: &str = " INDEXED BY changes_active_window";
 /// Conflict detection's index for planned windows longer than a day.
 const LONG_WINDOW_INDEX: &str = " INDEXED BY changes_active_long_window";
-/// The names in a JSON array bound as one parameter, as rows: one
+/// Membership in the names of a JSON array bound as one parameter: one
 /// statement text however many names, so the prepared statement is reused.
-const JSON_NAMES: &str = "SELECT value FROM json_each($1)";
-/// The row ids in a JSON array bound as one parameter, as rows.
-const JSON_IDS: &str = "SELECT value FROM json_each($1)";
+const IN_JSON_NAMES: &str = "IN (SELECT value FROM json_each($1))";
+/// Membership in the row ids of a JSON array bound as one parameter.
+const IN_JSON_IDS: &str = "IN (SELECT value FROM json_each($1))";
 /// Starts a read transaction whose statements all see one snapshot.
 const BEGIN_SNAPSHOT: Option<&str> = None;
 /// SQLite: rows are costly one by one; read the snapshot in concatenated chunks.

@@ -188,7 +188,7 @@ async fn candidates_in_scope(
     let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>, String)> = sqlx::query_as(sql!(
         "SELECT c.number, a.planned_start, a.planned_end, a.ci_name \
          FROM active_change_cis a JOIN changes c ON c.id = a.change_id \
-         WHERE a.ci_name IN ({JSON_NAMES}) \
+         WHERE a.ci_name {IN_JSON_NAMES} \
          AND a.planned_start < $2 AND a.planned_end > $3 AND c.number <> $4"
     ))
     .bind(Json(scope))
@@ -250,7 +250,7 @@ async fn candidates_by_window(
     let mut cis: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
     let ids: Vec<i64> = windows.iter().map(|(id, ..)| *id).collect();
     let rows: Vec<(i64, String)> = sqlx::query_as(sql!(
-        "SELECT change_id, ci_name FROM change_cis WHERE change_id IN ({JSON_IDS}) \
+        "SELECT change_id, ci_name FROM change_cis WHERE change_id {IN_JSON_IDS} \
          ORDER BY change_id, ci_name"
     ))
     .bind(Json(ids))
