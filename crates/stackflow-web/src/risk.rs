@@ -206,6 +206,29 @@ async fn placement(
 /// Reassesses every change awaiting approval; returns how many assessments
 /// changed. Called after CMDB and window writes.
 pub async fn reassess_awaiting_approval(state: &AppState) -> Result<usize, AppError> {
+    reassess_awaiting_approval_if(state, |_| true).await
+}
+
+/// Assesses the scored changes awaiting approval that carry no assessment:
+/// changes written without being submitted through the API, such as a
+/// benchmark's seeded history. Their conflicts are then recorded on both
+/// sides, as their submission would have done; until then, the first
+/// submission to conflict with one of them sets off a chain of first
+/// assessments through all the others it conflicts with. Returns how many
+/// were assessed.
+pub async fn assess_unassessed_awaiting_approval(state: &AppState) -> Result<usize, AppError> {
+    reassess_awaiting_approval_if(state, |change| {
+        change.risk_assessment.is_none() && change.change_type != ChangeType::Standard
+    })
+    .await
+}
+
+/// Reassesses the changes awaiting approval that `wanted` picks; returns
+/// how many assessments changed.
+async fn reassess_awaiting_approval_if(
+    state: &AppState,
+    wanted: impl Fn(&Change) -> bool,
+) -> Result<usize, AppError> {
     let mut changed = 0;
     for waiting in ChangeState::AWAITING_APPROVAL {
         let filter = ChangeFilter {
@@ -218,7 +241,7 @@ pub async fn reassess_awaiting_approval(state: &AppState) -> Result<usize, AppEr
         };
         loop {
             let found = state.store.list_changes(&filter, page).await?;
-            for change in found.items {
+            for change in found.items.into_iter().filter(|c| wanted(c)) {
                 if reassess(state, change, state.clock.now()).await? {
                     changed += 1;
                 }

@@ -64,6 +64,25 @@ pub struct ApiBenchArgs {
     pub seed: u64,
 }
 
+/// Assesses the seeded changes awaiting approval, as their submission
+/// would have (once: on a later run none is left without an assessment).
+/// The seeder writes them without assessments or conflict records; left
+/// so, the first submission to conflict with one sets off a chain of
+/// first assessments through the others in the clients' time.
+async fn assess_seeded_history(state: &AppState) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let assessed = stackflow_web::risk::assess_unassessed_awaiting_approval(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("assessing the seeded changes: {e:?}"))?;
+    if assessed > 0 {
+        println!(
+            "assessed {assessed} seeded changes awaiting approval in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
 /// Runs every job already due (reassessments an earlier run left behind),
 /// so that each run starts from an empty queue and measures its own load,
 /// not the previous run's.
@@ -123,6 +142,7 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
         args.open_share,
     )
     .await?;
+    assess_seeded_history(&state).await?;
     drain_due_jobs(&state).await?;
     let before = store.table_counts_for_benchmark().await?;
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);

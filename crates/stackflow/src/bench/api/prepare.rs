@@ -256,6 +256,35 @@ mod tests {
         let listed = store.list_changes(&on_ci, page).await.expect("list by CI");
         assert!(listed.items.iter().any(|c| c.number == first.number));
 
+        // The seeded changes awaiting approval have no assessment until
+        // the benchmark assesses them, once; the reassessments that asks
+        // for come to an end.
+        assert!(assessing.items.iter().all(|c| c.risk_assessment.is_none()));
+        let state = stackflow_web::AppState::build(
+            store.clone(),
+            Arc::new(stackflow_web::clock::SystemClock),
+        )
+        .await
+        .expect("state");
+        let assessed = stackflow_web::risk::assess_unassessed_awaiting_approval(&state)
+            .await
+            .expect("assess");
+        assert_eq!(assessed, assessing.items.len());
+        let reassessed = store.list_changes(&assess, page).await.expect("list");
+        assert!(
+            (reassessed.items.iter()).all(|c| c.risk_assessment.is_some()),
+            "every seeded change in assessment is assessed"
+        );
+        stackflow_web::jobs::run_due(&state, "test")
+            .await
+            .expect("run the reassessments");
+        assert_eq!(
+            stackflow_web::risk::assess_unassessed_awaiting_approval(&state)
+                .await
+                .expect("assess again"),
+            0
+        );
+
         let caller = stackflow_store::Caller::new(
             Actor::new(REQUESTER, Role::Requester),
             stackflow_core::Channel::Api,
