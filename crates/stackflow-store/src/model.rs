@@ -385,6 +385,27 @@ pub struct Assessed {
         stackflow_core::ChangeNumber,
         stackflow_core::conflict::Conflict,
     )>,
+    /// The conflict candidates the assessment read (`None` without a
+    /// planned window), read again when a submission is recorded.
+    pub candidates: Option<CandidatesRead>,
+}
+
+/// The conflict candidates an assessment read, and how it looked them up.
+/// Two changes submitted at the same time are each assessed while the
+/// other is still new, so neither sees the other; recording a submission
+/// reads its candidates again under the write lock and refuses with
+/// [`crate::StoreError::AssessmentOutdated`] when they differ, so the later
+/// of the two is assessed again and finds the earlier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidatesRead {
+    /// The planned window's start.
+    pub start: DateTime<Utc>,
+    /// The planned window's end.
+    pub end: DateTime<Utc>,
+    /// The conflict scope they were looked up by (`None`: by window).
+    pub scope: Option<Vec<String>>,
+    /// What was found.
+    pub found: Vec<PlannedChange>,
 }
 
 /// Why an assessment was made.

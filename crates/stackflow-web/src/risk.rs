@@ -18,8 +18,8 @@ use stackflow_core::risk::{self, RiskInputs};
 use stackflow_core::windows::{self, WindowFit};
 use stackflow_core::{Actor, Change, ChangeNumber, ChangeState, ChangeType, Channel, Role};
 use stackflow_store::{
-    Assessed, Caller, ChangeFilter, PageRequest, PlannedChange, RiskHistory, RiskHistoryQuery,
-    StoreError,
+    Assessed, Caller, CandidatesRead, ChangeFilter, PageRequest, PlannedChange, RiskHistory,
+    RiskHistoryQuery, StoreError,
 };
 
 /// The largest conflict scope (a change's CIs, their dependents and their
@@ -85,7 +85,7 @@ pub async fn assess(
 ) -> Result<Assessed, AppError> {
     let window = change.planned_start.zip(change.planned_end);
     state.impact.refresh_for_query().await;
-    let candidates: Vec<PlannedChange> = match window {
+    let read: Option<CandidatesRead> = match window {
         Some((start, end)) if start < end => {
             // Only a change naming a CI in this scope can conflict; each
             // candidate then carries just its CIs within the scope.
@@ -93,13 +93,20 @@ pub async fn assess(
                 .impact
                 .conflict_scope(change.affected_cis.clone(), state.conflict_scope_limit)
                 .await;
-            state
+            let found = state
                 .store
                 .conflict_candidates(change.number, start, end, scope.as_deref())
-                .await?
+                .await?;
+            Some(CandidatesRead {
+                start,
+                end,
+                scope,
+                found,
+            })
         }
-        _ => Vec::new(),
+        _ => None,
     };
+    let candidates: &[PlannedChange] = read.as_ref().map_or(&[], |r| r.found.as_slice());
     // A standard change is pre-approved by its template: not scored, but
     // its window still conflicts like any other.
     let scored = change.change_type != ChangeType::Standard;
@@ -176,6 +183,7 @@ pub async fn assess(
         risk: scored.then(|| risk::assess(&inputs, &state.risk_policy, now)),
         conflicts,
         counterparts,
+        candidates: read,
     })
 }
 

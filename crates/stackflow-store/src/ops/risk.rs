@@ -290,6 +290,17 @@ impl Repo {
         if before.version != assessed.based_on_version {
             return Err(StoreError::AssessmentOutdated(number.to_string()));
         }
+        if let Some(read) = &assessed.candidates {
+            // Read through the pool, which sees every commit so far: the
+            // writers that make a change active are serialised with this
+            // one (SQLite's one writer; the conflict-record lock above).
+            let now = self
+                .conflict_candidates(number, read.start, read.end, read.scope.as_deref())
+                .await?;
+            if now != read.found {
+                return Err(StoreError::AssessmentOutdated(number.to_string()));
+            }
+        }
         let scored = before.change_type != ChangeType::Standard;
         if scored != assessed.risk.is_some() {
             return Err(Refusal::conflict(

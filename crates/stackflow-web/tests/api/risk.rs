@@ -383,14 +383,23 @@ backend_test!(
             .await
             .expect("read")
             .expect("the change");
-        let by_ci = app
+        let mut by_ci = app
             .assess(&change, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
             .await;
-        let by_window = app.assess(&change, 0).await;
+        let mut by_window = app.assess(&change, 0).await;
         let found: Vec<String> = (by_ci.conflicts.iter())
             .filter_map(|c| c.change.map(|n| n.to_string()))
             .collect();
         assert_eq!(found, related);
+        // They read different candidates (checked below) and find the same.
+        assert!(by_ci.candidates.as_ref().is_some_and(|r| r.scope.is_some()));
+        assert!(
+            by_window
+                .candidates
+                .as_ref()
+                .is_some_and(|r| r.scope.is_none())
+        );
+        (by_ci.candidates, by_window.candidates) = (None, None);
         assert_eq!(by_ci, by_window);
 
         // The store: by CI, only the related changes, each with its CIs in
@@ -581,6 +590,55 @@ backend_test!(
         assert_eq!(
             app.change(&first).await["conflicts"][0]["overlap_end"],
             kept["planned_end"]
+        );
+    }
+);
+
+backend_test!(
+    changes_submitted_at_the_same_time_see_each_other,
+    |app| async move {
+        let first = app.create("alice", normal_draft()).await;
+        let second = app.create("alice", normal_draft()).await;
+        // The first is assessed while the second is still new…
+        let number: ChangeNumber = first.parse().expect("number");
+        let change = app
+            .store
+            .get_change(number)
+            .await
+            .expect("read")
+            .expect("the change");
+        let assessed = app
+            .assess(&change, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        assert!(assessed.conflicts.is_empty());
+        // …and the second is submitted meanwhile, while the first is new.
+        let submitted = app.submit(&second, "alice").await;
+        assert_eq!(submitted["conflicts"], json!([]));
+        // Recording the first's assessment is refused: the second has
+        // become a candidate since it was read.
+        let caller = stackflow_store::Caller::new(
+            stackflow_core::Actor::new("alice", stackflow_core::Role::Requester),
+            stackflow_core::Channel::Api,
+            app.now(),
+        );
+        let refused = app
+            .store
+            .submit_assessed(&caller, number, None, assessed)
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(stackflow_store::StoreError::AssessmentOutdated(_))
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(app.change(&first).await["state"], "new");
+        // Submitted through the API, it is assessed again: both record it.
+        let submitted = app.submit(&first, "alice").await;
+        assert_eq!(submitted["conflicts"][0]["change"], second.as_str());
+        assert_eq!(
+            app.change(&second).await["conflicts"][0]["change"],
+            first.as_str()
         );
     }
 );
