@@ -60,6 +60,15 @@ wire_enum!(
     }
 );
 
+impl ChangeType {
+    /// Whether a change of this type is risk-scored. A standard change is
+    /// pre-approved by its template: not scored, though its window still
+    /// conflicts like any other.
+    pub fn is_risk_scored(self) -> bool {
+        self != ChangeType::Standard
+    }
+}
+
 wire_enum!(
     /// Where a change is in its lifecycle.
     ChangeState {

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use stackflow_core::conflict::{self, Conflict};
 use stackflow_core::risk::{self, RiskInputs};
 use stackflow_core::windows::{self, WindowFit};
-use stackflow_core::{Actor, Change, ChangeNumber, ChangeState, ChangeType, Channel, Role};
+use stackflow_core::{Actor, Change, ChangeNumber, ChangeState, Channel, Role};
 use stackflow_store::{
     Assessed, Caller, CandidatesRead, ChangeFilter, PageRequest, PlannedChange, RiskHistory,
     RiskHistoryQuery, StoreError,
@@ -107,9 +107,7 @@ pub async fn assess(
         _ => None,
     };
     let candidates: &[PlannedChange] = read.as_ref().map_or(&[], |r| r.found.as_slice());
-    // A standard change is pre-approved by its template: not scored, but
-    // its window still conflicts like any other.
-    let scored = change.change_type != ChangeType::Standard;
+    let scored = change.change_type.is_risk_scored();
     let history = if scored {
         state
             .store
@@ -226,7 +224,7 @@ pub async fn reassess_awaiting_approval(state: &AppState) -> Result<usize, AppEr
 /// were assessed.
 pub async fn assess_unassessed_awaiting_approval(state: &AppState) -> Result<usize, AppError> {
     reassess_awaiting_approval_if(state, |change| {
-        change.risk_assessment.is_none() && change.change_type != ChangeType::Standard
+        change.risk_assessment.is_none() && change.change_type.is_risk_scored()
     })
     .await
 }

@@ -301,7 +301,7 @@ impl Repo {
                 return Err(StoreError::AssessmentOutdated(number.to_string()));
             }
         }
-        let scored = before.change_type != ChangeType::Standard;
+        let scored = before.change_type.is_risk_scored();
         if scored != assessed.risk.is_some() {
             return Err(Refusal::conflict(
                 "risk_not_assessed",

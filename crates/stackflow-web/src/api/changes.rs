@@ -163,7 +163,7 @@ async fn get_risk(
         .store
         .change_with_risk_history(parsed)
         .await?
-        .ok_or_else(|| crate::problem::AppError::not_found(format!("change {parsed} not found")))?;
+        .ok_or_else(|| change_not_found(parsed))?;
     Ok(Json(RiskResponse {
         risk_assessment: change.risk_assessment,
         conflicts: change.conflicts,
@@ -178,7 +178,12 @@ pub(super) async fn load(state: &AppState, number: &str) -> ApiResult<Change> {
         .store
         .get_change(parsed)
         .await?
-        .ok_or_else(|| crate::problem::AppError::not_found(format!("change {parsed} not found")))
+        .ok_or_else(|| change_not_found(parsed))
+}
+
+/// The 404 for a change number that names no change.
+fn change_not_found(number: stackflow_core::ChangeNumber) -> crate::problem::AppError {
+    crate::problem::AppError::not_found(format!("change {number} not found"))
 }
 
 /// The change's version as an entity tag, for `If-Match`.

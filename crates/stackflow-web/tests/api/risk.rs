@@ -377,16 +377,10 @@ backend_test!(
         app.submit(&apart, "alice").await;
 
         let number = app.create("alice", normal_draft()).await;
-        let change = app
-            .store
-            .get_change(number.parse().expect("number"))
-            .await
-            .expect("read")
-            .expect("the change");
         let mut by_ci = app
-            .assess(&change, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .assess(&number, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
             .await;
-        let mut by_window = app.assess(&change, 0).await;
+        let mut by_window = app.assess(&number, 0).await;
         let found: Vec<String> = (by_ci.conflicts.iter())
             .filter_map(|c| c.change.map(|n| n.to_string()))
             .collect();
@@ -405,12 +399,13 @@ backend_test!(
         // The store: by CI, only the related changes, each with its CIs in
         // the scope; by window, all four with all their CIs.
         let (start, end) = (at(PLANNED_START), at(PLANNED_END));
+        let own: ChangeNumber = number.parse().expect("number");
         let scope: Vec<String> = ["orders-app", "orders-db-prod", "orders-storage"]
             .map(String::from)
             .to_vec();
         let in_scope = app
             .store
-            .conflict_candidates(change.number, start, end, Some(&scope))
+            .conflict_candidates(own, start, end, Some(&scope))
             .await
             .expect("by CI");
         let numbers: Vec<String> = in_scope.iter().map(|c| c.number.to_string()).collect();
@@ -418,7 +413,7 @@ backend_test!(
         assert_eq!(in_scope[2].affected_cis, ["orders-db-prod"]);
         let in_window = app
             .store
-            .conflict_candidates(change.number, start, end, None)
+            .conflict_candidates(own, start, end, None)
             .await
             .expect("by window");
         assert_eq!(in_window.len(), 4);
@@ -518,14 +513,8 @@ backend_test!(
         // Reassessing the database change writes the record the front
         // change holds: it must say what the front change's own assessment
         // said, or the two would rewrite each other's records for ever.
-        let other = app
-            .store
-            .get_change(database.parse().expect("number"))
-            .await
-            .expect("read")
-            .expect("the change");
         let assessed = app
-            .assess(&other, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .assess(&database, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
             .await;
         let (_, theirs) = (assessed.counterparts.iter())
             .find(|(number, _)| number.to_string() == front)
@@ -600,15 +589,8 @@ backend_test!(
         let first = app.create("alice", normal_draft()).await;
         let second = app.create("alice", normal_draft()).await;
         // The first is assessed while the second is still new…
-        let number: ChangeNumber = first.parse().expect("number");
-        let change = app
-            .store
-            .get_change(number)
-            .await
-            .expect("read")
-            .expect("the change");
         let assessed = app
-            .assess(&change, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .assess(&first, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
             .await;
         assert!(assessed.conflicts.is_empty());
         // …and the second is submitted meanwhile, while the first is new.
@@ -623,7 +605,7 @@ backend_test!(
         );
         let refused = app
             .store
-            .submit_assessed(&caller, number, None, assessed)
+            .submit_assessed(&caller, first.parse().expect("number"), None, assessed)
             .await;
         assert!(
             matches!(

@@ -150,17 +150,19 @@ impl TestApp {
             .expect("run a batch of due jobs")
     }
 
-    /// Assesses `change` as its submission would now, without recording
-    /// anything; conflict candidates are looked up by CI while its conflict
-    /// scope has at most `scope_limit` CIs (0: by window, for a change
-    /// with CIs).
-    pub async fn assess(
-        &self,
-        change: &stackflow_core::Change,
-        scope_limit: usize,
-    ) -> stackflow_store::Assessed {
+    /// Assesses change `number` as its submission would now, without
+    /// recording anything; conflict candidates are looked up by CI while its
+    /// conflict scope has at most `scope_limit` CIs (0: by window, for a
+    /// change with CIs).
+    pub async fn assess(&self, number: &str, scope_limit: usize) -> stackflow_store::Assessed {
+        let change = self
+            .store
+            .get_change(number.parse().expect("a change number"))
+            .await
+            .expect("read")
+            .expect("the change");
         let state = self.state.clone().with_conflict_scope_limit(scope_limit);
-        stackflow_web::risk::assess(&state, change, self.now())
+        stackflow_web::risk::assess(&state, &change, self.now())
             .await
             .expect("assess")
     }

@@ -64,36 +64,43 @@ pub struct ApiBenchArgs {
     pub seed: u64,
 }
 
-/// Assesses the seeded changes awaiting approval, as their submission
-/// would have (once: on a later run none is left without an assessment).
-/// The seeder writes them without assessments or conflict records; left
-/// so, the first submission to conflict with one sets off a chain of
-/// first assessments through the others in the clients' time.
-async fn assess_seeded_history(state: &AppState) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let assessed = stackflow_web::risk::assess_unassessed_awaiting_approval(state)
-        .await
-        .map_err(|e| anyhow::anyhow!("assessing the seeded changes: {e:?}"))?;
-    if assessed > 0 {
-        println!(
-            "assessed {assessed} seeded changes awaiting approval in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(())
+/// Settles the database before the clients start, so that each run
+/// measures its own load:
+/// - assesses the seeded changes awaiting approval, as their submission
+///   would have (once: on a later run none is left without one). The
+///   seeder writes them without assessments or conflict records; left so,
+///   the first submission to conflict with one sets off a chain of first
+///   assessments through the others in the clients' time;
+/// - runs every job already due (reassessments an earlier run or that
+///   first assessment left behind), so each run starts from an empty queue.
+async fn settle(state: &AppState) -> anyhow::Result<()> {
+    let assessing = stackflow_web::risk::assess_unassessed_awaiting_approval(state);
+    timed_step(assessing, "assessing the seeded changes", |n| {
+        format!("assessed {n} seeded changes awaiting approval")
+    })
+    .await?;
+    let draining = stackflow_web::jobs::run_due(state, "bench-drain");
+    timed_step(draining, "running the jobs left due", |n| {
+        format!("ran {n} jobs an earlier run left due")
+    })
+    .await
 }
 
-/// Runs every job already due (reassessments an earlier run left behind),
-/// so that each run starts from an empty queue and measures its own load,
-/// not the previous run's.
-async fn drain_due_jobs(state: &AppState) -> anyhow::Result<()> {
+/// Runs one settling step and, when it did anything, says what and how
+/// long it took.
+async fn timed_step(
+    step: impl std::future::Future<Output = Result<usize, stackflow_web::problem::AppError>>,
+    failing: &str,
+    done: impl FnOnce(usize) -> String,
+) -> anyhow::Result<()> {
     let started = Instant::now();
-    let ran = stackflow_web::jobs::run_due(state, "bench-drain")
+    let count = step
         .await
-        .map_err(|e| anyhow::anyhow!("running the jobs left due: {e:?}"))?;
-    if ran > 0 {
+        .map_err(|e| anyhow::anyhow!("{failing}: {e:?}"))?;
+    if count > 0 {
         println!(
-            "ran {ran} jobs an earlier run left due in {:.1} s",
+            "{} in {:.1} s",
+            done(count),
             started.elapsed().as_secs_f64()
         );
     }
@@ -142,8 +149,7 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
         args.open_share,
     )
     .await?;
-    assess_seeded_history(&state).await?;
-    drain_due_jobs(&state).await?;
+    settle(&state).await?;
     let before = store.table_counts_for_benchmark().await?;
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     // The job worker runs as in `serve`: reassessing the changes a
