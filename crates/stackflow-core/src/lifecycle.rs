@@ -92,6 +92,20 @@ impl Action {
             Action::CabOutcome { .. } => "change.cab_outcome",
         }
     }
+
+    /// Whether deciding this action reads [`Context::votes`]: only a vote
+    /// counts the votes already cast. The store reads the votes only then,
+    /// which spares every other action a query on its write path.
+    pub fn reads_votes(&self) -> bool {
+        matches!(self, Action::Vote { .. })
+    }
+
+    /// Whether deciding this action reads [`Context::pending_tasks`]: only
+    /// completing the implementation waits for open tasks. The store
+    /// counts the tasks only then.
+    pub fn reads_pending_tasks(&self) -> bool {
+        matches!(self, Action::Complete)
+    }
 }
 
 /// Everything besides the change that a decision depends on, read in the
@@ -100,9 +114,12 @@ impl Action {
 pub struct Context<'a> {
     /// Groups and their members now.
     pub directory: &'a Directory,
-    /// Votes of the change's current round.
+    /// Votes of the change's current round. Read by [`decide`] only for
+    /// an action that [`Action::reads_votes`] (the store leaves it empty
+    /// otherwise), and by [`reevaluate`].
     pub votes: &'a [Vote],
-    /// Implementation tasks still open or in progress.
+    /// Implementation tasks still open or in progress. Read only for an
+    /// action that [`Action::reads_pending_tasks`] (0 otherwise).
     pub pending_tasks: usize,
     /// How the action arrived.
     pub channel: Channel,

@@ -184,8 +184,9 @@ impl World {
         self.now += by;
     }
 
-    fn attempt_as(&self, actor: &Actor, action: Action) -> Result<Transition, Refusal> {
-        let ctx = Context {
+    /// The facts of this world as `decide` reads them.
+    fn context(&self) -> Context<'_> {
+        Context {
             directory: &self.directory,
             votes: &self.votes,
             pending_tasks: self.pending_tasks,
@@ -194,8 +195,11 @@ impl World {
             workflow: None,
             calendar: None,
             cab_schedule: None,
-        };
-        decide(&self.change, action, actor, &ctx)
+        }
+    }
+
+    fn attempt_as(&self, actor: &Actor, action: Action) -> Result<Transition, Refusal> {
+        decide(&self.change, action, actor, &self.context())
     }
 
     fn attempt(&self, who: &str, action: Action) -> Result<Transition, Refusal> {
@@ -1106,6 +1110,7 @@ fn run(
         };
         let expected = expected(&w, &actor, act);
         let before = w.change.clone();
+        check_unread_facts_ignored(&w, &actor, &action)?;
         let outcome = w.attempt_as(&actor, action);
         let checked = match &outcome {
             Ok(t) => check_accepted(&w, &actor, act, t, &expected),
@@ -1128,6 +1133,42 @@ fn run(
         prop_assert!(w.votes.iter().all(|v| v.voter != requester));
     }
     Ok(visited)
+}
+
+/// An action decides the same whatever the votes and the open tasks are
+/// when it does not declare that it reads them (`Action::reads_votes`,
+/// `Action::reads_pending_tasks`): the store leaves those facts out then.
+fn check_unread_facts_ignored(
+    w: &World,
+    actor: &Actor,
+    action: &Action,
+) -> Result<(), TestCaseError> {
+    let decided = |votes: &[Vote], pending_tasks: usize| {
+        let ctx = Context {
+            votes,
+            pending_tasks,
+            ..w.context()
+        };
+        format!("{:?}", decide(&w.change, action.clone(), actor, &ctx))
+    };
+    let as_given = decided(&w.votes, w.pending_tasks);
+    if !action.reads_votes() {
+        prop_assert_eq!(
+            &decided(&[], w.pending_tasks),
+            &as_given,
+            "{:?} reads the votes without declaring it",
+            action
+        );
+    }
+    if !action.reads_pending_tasks() {
+        prop_assert_eq!(
+            &decided(&w.votes, w.pending_tasks + 3),
+            &as_given,
+            "{:?} reads the open tasks without declaring it",
+            action
+        );
+    }
+    Ok(())
 }
 
 /// A final change refuses every action by everyone with `change_is_final`.

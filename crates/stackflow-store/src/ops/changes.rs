@@ -278,8 +278,18 @@ async fn decide_in(
     risk_level: Option<RiskLevel>,
 ) -> Result<Transition> {
     let directory = load_directory(tx).await?;
-    let votes = load_votes(tx, id, Some(before.approval.round)).await?;
-    let tasks = load_tasks(tx, id).await?;
+    // Each read is a round trip on the writer: only what the action reads.
+    let votes = if action.reads_votes() {
+        load_votes(tx, id, Some(before.approval.round)).await?
+    } else {
+        Vec::new()
+    };
+    let pending_tasks = if action.reads_pending_tasks() {
+        let tasks = load_tasks(tx, id).await?;
+        tasks.iter().filter(|t| t.state.is_pending()).count()
+    } else {
+        0
+    };
     let workflow = match &action {
         Action::Submit if before.change_type != ChangeType::Standard => {
             select_workflow_in(tx, before, risk_level).await?
@@ -309,7 +319,7 @@ async fn decide_in(
     let context = Context {
         directory: &directory,
         votes: &votes,
-        pending_tasks: tasks.iter().filter(|t| t.state.is_pending()).count(),
+        pending_tasks,
         channel: by.channel,
         now: by.now,
         workflow: workflow.as_ref(),
