@@ -162,20 +162,45 @@ impl BusinessCalendar {
         None
     }
 
-    /// The instant `days` whole working days (each the length of a working
-    /// day's shift) after `from`: the same local time `days` working days
-    /// later when `from` is inside a shift.
-    pub fn add_business_days(&self, from: DateTime<Utc>, days: u32) -> Option<DateTime<Utc>> {
-        let mut at = from;
-        for _ in 0..days {
-            let (start, end) = self.shifts_from(at).next()?;
-            let begin = start.max(at);
-            let into = begin - start;
-            // The same offset into the next working shift.
-            let (next_start, next_end) = self.shifts_from(end).find(|(s, _)| *s >= end)?;
-            at = (next_start + into).min(next_end);
+    /// The length of a working day's shift on the wall clock (a shift that
+    /// runs past midnight counts the hours on both sides of it).
+    pub fn working_day_length(&self) -> Duration {
+        let length = self.end - self.start;
+        if self.end <= self.start {
+            length + Duration::days(1)
+        } else {
+            length
         }
-        Some(at)
+    }
+
+    /// The instant `days` working days after `from`: `days` times
+    /// [`working_day_length`](Self::working_day_length) of working time, so
+    /// that measuring back with [`working_time_between`](Self::working_time_between)
+    /// gives exactly that. From inside a shift, that is the same time of
+    /// day `days` working days later, except where a daylight-saving
+    /// change shortens or lengthens a shift that spans it (a night shift):
+    /// the hour it loses or gains is working time too. When the time runs
+    /// out exactly at the end of a shift, the answer is the start of the
+    /// next one, the same point in working time: a day counted from
+    /// outside working hours ends when the following working day begins.
+    pub fn add_business_days(&self, from: DateTime<Utc>, days: u32) -> Option<DateTime<Utc>> {
+        if days == 0 {
+            return Some(from);
+        }
+        let mut left = self.working_day_length() * i32::try_from(days).ok()?;
+        let mut shifts = self.shifts_from(from);
+        while let Some((start, end)) = shifts.next() {
+            let begin = start.max(from);
+            let available = end - begin;
+            if left < available {
+                return Some(begin + left);
+            }
+            if left == available {
+                return shifts.next().map(|(next_start, _)| next_start);
+            }
+            left -= available;
+        }
+        None
     }
 }
 
@@ -260,6 +285,56 @@ mod tests {
         );
     }
 
+    /// Berlin, every day a working day, 22:00–06:00: the shift of Saturday
+    /// 28 March 2026 loses an hour to the clocks going forward.
+    fn berlin_nights() -> BusinessCalendar {
+        let mut cal = berlin();
+        cal.working_days = [true; 7];
+        cal.start = NaiveTime::from_hms_opt(22, 0, 0).unwrap();
+        cal.end = NaiveTime::from_hms_opt(6, 0, 0).unwrap();
+        cal
+    }
+
+    #[test]
+    fn business_days_across_a_shift_shortened_by_daylight_saving_keep_counting() {
+        let cal = berlin_nights();
+        // Saturday 05:30 local (04:30 UTC), half an hour before the end of
+        // Friday night's shift. Saturday night's shift runs 22:00 (21:00
+        // UTC) to 06:00 (04:00 UTC, summer time): 7 hours.
+        let from = utc("2026-03-28T04:30:00Z");
+        assert_eq!(cal.working_day_length(), Duration::hours(8));
+        // Half an hour, the 7 hours of the short shift, then half an hour
+        // of Sunday night's: Sunday 22:30 local (20:30 UTC).
+        let one = cal.add_business_days(from, 1).unwrap();
+        assert_eq!(one, utc("2026-03-29T20:30:00Z"));
+        // From there the time of day holds: Monday 22:30, Tuesday 22:30.
+        assert_eq!(
+            cal.add_business_days(from, 3),
+            Some(utc("2026-03-31T20:30:00Z"))
+        );
+        for days in 1..=3 {
+            let to = cal.add_business_days(from, days).unwrap();
+            assert_eq!(
+                cal.working_time_between(from, to),
+                Duration::hours(8) * i32::try_from(days).unwrap(),
+                "{days} day(s)"
+            );
+        }
+        // From outside a shift, a day is the next shift's whole 8 hours
+        // and ends when the following one begins: from Thursday noon,
+        // Friday 22:00 local (21:00 UTC).
+        assert_eq!(
+            cal.add_business_days(utc("2026-03-26T12:00:00Z"), 1),
+            Some(utc("2026-03-27T21:00:00Z"))
+        );
+        // The short shift gives 7 of the 8 hours: from Saturday noon, the
+        // day ends an hour into Sunday night's shift (23:00 local).
+        assert_eq!(
+            cal.add_business_days(utc("2026-03-28T12:00:00Z"), 1),
+            Some(utc("2026-03-29T21:00:00Z"))
+        );
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
 
@@ -271,8 +346,16 @@ mod tests {
             minutes in 0i64..(2 * 366 * 24 * 60),
             days in 0u32..30,
             holidays in proptest::collection::vec(0i64..730, 0..20),
+            nights in proptest::bool::ANY,
         ) {
             let mut cal = BusinessCalendar::office_hours(chrono_tz::America::New_York);
+            if nights {
+                // A night shift every night: the shifts of the nights the
+                // clocks change are an hour shorter or longer.
+                cal.working_days = [true; 7];
+                cal.start = NaiveTime::from_hms_opt(22, 0, 0).unwrap();
+                cal.end = NaiveTime::from_hms_opt(6, 0, 0).unwrap();
+            }
             let base = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
             cal.holidays = holidays
                 .iter()

@@ -6,6 +6,7 @@
 use crate::change::stored_precision;
 use crate::enums::ChangeState;
 use crate::number::ChangeNumber;
+use crate::windows::{ChangeWindow, Occurrence};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -126,28 +127,72 @@ pub fn change_conflict(
     (record(theirs, our_reason), record(ours, their_reason))
 }
 
-/// The record of a planned window overlapping a blackout window.
+/// The record of a planned window overlapping a blackout window:
+/// `overlap` is the first stretch they share, and `occurrences` how many
+/// of the blackout's occurrences the planned window meets.
 pub fn blackout_conflict(
     window_id: i64,
     name: &str,
-    window: (DateTime<Utc>, DateTime<Utc>),
+    overlap: (DateTime<Utc>, DateTime<Utc>),
+    occurrences: usize,
     now: DateTime<Utc>,
 ) -> Conflict {
+    let (start, end) = (overlap.0.to_rfc3339(), overlap.1.to_rfc3339());
+    let reason = if occurrences > 1 {
+        format!(
+            "the planned window overlaps the blackout window {name} {occurrences} times, \
+             first from {start} to {end}"
+        )
+    } else {
+        format!("the planned window overlaps the blackout window {name} ({start} to {end})")
+    };
     Conflict {
         kind: ConflictKind::Blackout,
         change: None,
         window_id: Some(window_id),
         window: Some(name.to_owned()),
         ci: None,
-        reason: format!(
-            "the planned window overlaps the blackout window {name} ({} to {})",
-            window.0.to_rfc3339(),
-            window.1.to_rfc3339()
-        ),
-        overlap_start: window.0,
-        overlap_end: window.1,
+        reason,
+        overlap_start: overlap.0,
+        overlap_end: overlap.1,
         detected_at: now,
     }
+}
+
+/// The blackout records of a change planned for `planned`, from the
+/// blackout occurrences that meet it (as [`blackouts_overlapping`] finds
+/// them): one per window, however many of its occurrences the change
+/// meets, so a long change across a nightly freeze counts one conflict,
+/// not one a night.
+///
+/// [`blackouts_overlapping`]: crate::windows::blackouts_overlapping
+pub fn blackout_conflicts(
+    planned: (DateTime<Utc>, DateTime<Utc>),
+    hits: &[(&ChangeWindow, Occurrence)],
+    now: DateTime<Utc>,
+) -> Vec<Conflict> {
+    let mut records: Vec<Conflict> = Vec::new();
+    let mut windows: Vec<i64> = Vec::new();
+    for (window, _) in hits {
+        if windows.contains(&window.id) {
+            continue;
+        }
+        windows.push(window.id);
+        let overlaps: Vec<_> = (hits.iter())
+            .filter(|(w, _)| w.id == window.id)
+            .filter_map(|(_, o)| overlap(planned, (o.start, o.end)))
+            .collect();
+        if let Some(first) = overlaps.iter().min() {
+            records.push(blackout_conflict(
+                window.id,
+                &window.name,
+                *first,
+                overlaps.len(),
+                now,
+            ));
+        }
+    }
+    records
 }
 
 /// `conflicts` of a change after `other`'s records are replaced by
@@ -263,7 +308,7 @@ mod tests {
         let shared = Relation::SharedCi("db".into());
         let (with_b, _) = change_conflict(a, b, &shared, (at(1), at(2)), at(0));
         let (with_c, _) = change_conflict(a, c, &shared, (at(1), at(2)), at(0));
-        let blackout = blackout_conflict(9, "freeze", (at(1), at(2)), at(0));
+        let blackout = blackout_conflict(9, "freeze", (at(1), at(2)), 1, at(0));
         let all = vec![with_b.clone(), with_c.clone(), blackout.clone()];
         assert_eq!(
             replace_change_records(&all, b, None),

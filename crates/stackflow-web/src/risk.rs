@@ -199,14 +199,8 @@ async fn placement(
     let calendar = state.store.get_calendar().await?;
     let defined = state.store.list_windows().await?;
     let fit = windows::classify_window(&defined, &calendar, Some(start), Some(end), cis);
-    let blackouts = windows::blackouts_overlapping(&defined, start, end, cis)
-        .into_iter()
-        .filter_map(|(window, occurrence)| {
-            conflict::overlap((start, end), (occurrence.start, occurrence.end))
-                .map(|overlap| conflict::blackout_conflict(window.id, &window.name, overlap, now))
-        })
-        .collect();
-    Ok((fit, blackouts))
+    let hits = windows::blackouts_overlapping(&defined, start, end, cis);
+    Ok((fit, conflict::blackout_conflicts((start, end), &hits, now)))
 }
 
 /// Reassesses every change awaiting approval; returns how many assessments

@@ -361,3 +361,41 @@ fn window_fit_serialises_with_its_kind() {
         json!({"fit": "business_hours"})
     );
 }
+
+#[test]
+fn a_change_across_a_nightly_freeze_records_it_once() {
+    let nightly = window(json!({
+        "name": "Nightly batch", "kind": "blackout",
+        "start": "2026-12-01T22:00:00Z", "end": "2026-12-02T02:00:00Z",
+        "recurrence": "FREQ=DAILY"
+    }));
+    let mut weekend = window(json!({
+        "name": "Weekend freeze", "kind": "blackout",
+        "start": "2026-12-05T00:00:00Z", "end": "2026-12-07T00:00:00Z"
+    }));
+    weekend.id = 2;
+    let windows = [nightly, weekend];
+    // Three nights, then the weekend.
+    let planned = (utc("2026-12-02T12:00:00Z"), utc("2026-12-05T06:00:00Z"));
+    let hits = blackouts_overlapping(&windows, planned.0, planned.1, &[]);
+    assert_eq!(hits.len(), 4);
+    let now = utc("2026-11-28T10:00:00Z");
+    let records = crate::conflict::blackout_conflicts(planned, &hits, now);
+    assert_eq!(records.len(), 2, "{records:#?}");
+    assert_eq!(records[0].window.as_deref(), Some("Nightly batch"));
+    assert_eq!(records[0].overlap_start, utc("2026-12-02T22:00:00Z"));
+    assert_eq!(records[0].overlap_end, utc("2026-12-03T02:00:00Z"));
+    assert_eq!(
+        records[0].reason,
+        "the planned window overlaps the blackout window Nightly batch 3 times, \
+         first from 2026-12-02T22:00:00+00:00 to 2026-12-03T02:00:00+00:00"
+    );
+    assert_eq!(records[1].window_id, Some(2));
+    assert_eq!(records[1].overlap_start, utc("2026-12-05T00:00:00Z"));
+    assert_eq!(records[1].overlap_end, planned.1);
+    assert_eq!(
+        records[1].reason,
+        "the planned window overlaps the blackout window Weekend freeze \
+         (2026-12-05T00:00:00+00:00 to 2026-12-05T06:00:00+00:00)"
+    );
+}

@@ -68,6 +68,31 @@ async fn request_job_in(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
+/// Requests a `risk.reassess` job for every change awaiting approval, in
+/// the caller's transaction. A write that any score may depend on (the
+/// business calendar, a maintenance or blackout window) requests them with
+/// itself, so whether it came through the API or the CLI, and even if the
+/// process stops right after it commits, the job worker reassesses each
+/// change (and retries each one on its own). Returns how many were asked.
+async fn request_reassessment_of_waiting(tx: &mut Tx, now: DateTime<Utc>) -> Result<u64> {
+    let [first, second] = ChangeState::AWAITING_APPROVAL;
+    let requested = sqlx::query(
+        "INSERT INTO jobs (kind, job_key, payload, run_at, created_at) \
+         SELECT $1, number, $2, $3, $3 FROM changes WHERE state IN ($4, $5) \
+         ON CONFLICT (kind, job_key) DO UPDATE SET \
+         run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END, \
+         generation = jobs.generation + 1",
+    )
+    .bind(JobKind::RiskReassess.as_str())
+    .bind(Json(serde_json::Value::Null))
+    .bind(now)
+    .bind(first.as_str())
+    .bind(second.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(requested.rows_affected())
+}
+
 /// The approval SLA timer of a change's open round, if one is open.
 fn approval_timer(change: &Change) -> Option<NewJob> {
     let approval = &change.approval;

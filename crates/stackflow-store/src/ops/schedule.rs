@@ -73,6 +73,8 @@ impl CalendarStore for Repo {
             Some(json_of(&calendar)?),
         )
         .await?;
+        // Business hours and SLA clocks moved: every waiting score may.
+        request_reassessment_of_waiting(&mut tx, by.now).await?;
         tx.commit().await?;
         Ok(calendar)
     }
@@ -115,6 +117,8 @@ impl CalendarStore for Repo {
             Some(json_of(&window)?),
         )
         .await?;
+        // Waiting changes were scored against the schedule without it.
+        request_reassessment_of_waiting(&mut tx, by.now).await?;
         tx.commit().await?;
         Ok(window)
     }
@@ -161,6 +165,8 @@ impl CalendarStore for Repo {
             None,
         )
         .await?;
+        // Waiting changes were scored against the schedule with it.
+        request_reassessment_of_waiting(&mut tx, by.now).await?;
         tx.commit().await?;
         Ok(window)
     }

@@ -33,7 +33,7 @@ async fn put_calendar(
     ApiJson(document): ApiJson<CalendarDocument>,
 ) -> ApiResult<Json<CalendarDocument>> {
     let calendar = state.store.put_calendar(&caller, document).await?;
-    // Changes awaiting approval were scored against the old schedule.
-    crate::risk::reassess_awaiting_approval_or_log(&state).await;
+    // The write requested a reassessment of every change awaiting
+    // approval with itself: the job worker runs it within a poll.
     Ok(Json(CalendarDocument::from(&calendar)))
 }

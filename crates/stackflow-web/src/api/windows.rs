@@ -85,8 +85,8 @@ async fn create_window(
     ApiJson(draft): ApiJson<NewWindow>,
 ) -> ApiResult<(StatusCode, HeaderMap, Json<ChangeWindow>)> {
     let window = state.store.create_window(&caller, draft).await?;
-    // Changes awaiting approval were scored against the old schedule.
-    crate::risk::reassess_awaiting_approval_or_log(&state).await;
+    // The write requested a reassessment of every change awaiting
+    // approval with itself: the job worker runs it within a poll.
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/windows/{}", window.id)) {
         headers.insert(header::LOCATION, location);
@@ -121,7 +121,7 @@ async fn delete_window(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     state.store.delete_window(&caller, id).await?;
-    // Changes awaiting approval were scored against the old schedule.
-    crate::risk::reassess_awaiting_approval_or_log(&state).await;
+    // The write requested a reassessment of every change awaiting
+    // approval with itself: the job worker runs it within a poll.
     Ok(StatusCode::NO_CONTENT)
 }

@@ -811,6 +811,66 @@ backend_test!(
 );
 
 backend_test!(
+    calendar_and_window_writes_reassess_waiting_changes_whoever_makes_them,
+    |app| async move {
+        let waiting = app.create("alice", normal_draft()).await;
+        let before = app.submit(&waiting, "alice").await["risk_assessment"].clone();
+        assert_eq!(before["factors"]["change_window"], "Outside business hours");
+
+        // New York, 09:00–19:00: the planned 22:00 UTC is 17:00 there in
+        // December, inside business hours.
+        app.clock.advance(chrono::Duration::minutes(1));
+        app.call(axum::http::Method::PUT, "/api/calendar")
+            .by("max")
+            .json(&json!({"time_zone": "America/New_York",
+                "working_days": ["mon", "tue", "wed", "thu", "fri"],
+                "working_hours": {"start": "09:00", "end": "19:00"}, "holidays": []}))
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        // Requested with the write, reassessed by the job worker: one job
+        // for the one waiting change.
+        assert_eq!(app.change(&waiting).await["risk_assessment"], before);
+        assert_eq!(app.run_job_batch().await, 1);
+        let moved = app.change(&waiting).await["risk_assessment"].clone();
+        assert!(
+            moved["factors"]["change_window"]
+                .as_str()
+                .expect("window")
+                .starts_with("Business hours"),
+            "{moved}"
+        );
+        assert_eq!(moved["contributions"]["change_window"], 15);
+        assert_eq!(app.run_job_batch().await, 0);
+
+        // A blackout added from the command line, which writes through the
+        // store and runs no job worker of its own: the server's runs it.
+        app.clock.advance(chrono::Duration::minutes(1));
+        let cli = stackflow_store::Caller::new(
+            stackflow_core::Actor::new("cli", stackflow_core::Role::Admin),
+            stackflow_core::Channel::Cli,
+            app.now(),
+        );
+        let freeze = serde_json::from_value(json!({"name": "CLI freeze", "kind": "blackout",
+            "start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z"}))
+        .expect("a window draft");
+        app.store
+            .create_window(&cli, freeze)
+            .await
+            .expect("window stored");
+        assert_eq!(app.run_job_batch().await, 1);
+        let frozen = app.change(&waiting).await;
+        assert_eq!(
+            frozen["risk_assessment"]["factors"]["change_window"],
+            "Blackout window (CLI freeze)"
+        );
+        assert_eq!(frozen["conflicts"][0]["window"], "CLI freeze");
+        let history = risk(&app, &waiting).await["history"].clone();
+        assert_eq!(history.as_array().expect("history").len(), 3);
+    }
+);
+
+backend_test!(
     a_blackout_conflicts_and_reassesses_waiting_changes,
     |app| async move {
         let waiting = app.create("alice", normal_draft()).await;
@@ -825,6 +885,8 @@ backend_test!(
                "time_zone": "UTC"}),
         )
         .await;
+        // The write asked the job worker to reassess the waiting change.
+        assert_eq!(app.run_job_batch().await, 1);
         let change = app.change(&waiting).await;
         let assessment = &change["risk_assessment"];
         assert_eq!(
@@ -865,6 +927,7 @@ backend_test!(
             .send()
             .await
             .expect(StatusCode::NO_CONTENT);
+        assert_eq!(app.run_job_batch().await, 1);
         let lifted = app.change(&waiting).await;
         assert_eq!(lifted["conflicts"], json!([]));
         assert_eq!(
