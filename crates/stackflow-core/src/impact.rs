@@ -67,6 +67,19 @@ impl CmdbChange {
             CmdbChange::Reload => None,
         }
     }
+
+    /// The dependent end of a relationship added or removed. Every CI that
+    /// depends on it (and it) gains or loses, as dependencies, the other
+    /// end and everything that one depends on, so a change on one of them
+    /// may meet, or stop meeting, a change on those in conflict detection.
+    /// `None` for any other change.
+    pub fn new_dependent(&self) -> Option<&str> {
+        match self {
+            CmdbChange::Relationship { from, .. }
+            | CmdbChange::RelationshipDeleted { from, .. } => Some(from),
+            _ => None,
+        }
+    }
 }
 
 /// Why a change could not be applied: the index has drifted from the

@@ -65,6 +65,9 @@ pub struct ImpactIndex {
 pub struct Touched {
     /// Each CI changed, or the dependency end of each relationship changed.
     pub names: std::collections::HashSet<String>,
+    /// The dependent end of each relationship changed
+    /// ([`CmdbChange::new_dependent`]).
+    pub dependents: std::collections::HashSet<String>,
     /// The index was rebuilt: anything may have changed.
     pub everything: bool,
 }
@@ -72,7 +75,7 @@ pub struct Touched {
 impl Touched {
     /// Nothing was touched.
     pub fn is_empty(&self) -> bool {
-        !self.everything && self.names.is_empty()
+        !self.everything && self.names.is_empty() && self.dependents.is_empty()
     }
 }
 
@@ -133,6 +136,9 @@ impl ImpactIndex {
                                 touched.names.insert(name.to_owned());
                             }
                             None => touched.everything = true,
+                        }
+                        if let Some(from) = change.new_dependent() {
+                            touched.dependents.insert(from.to_owned());
                         }
                     }
                 }
@@ -294,29 +300,48 @@ impl ImpactIndex {
         std::mem::take(&mut *self.touched.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Which of `changes` (each with its CIs) name a touched CI or have one
-    /// in their blast radius: the ones a CMDB change may score differently.
+    /// Which of `changes` (each with its CIs) a CMDB change may score
+    /// differently: those that name a touched CI or have one in their blast
+    /// radius, and those on a CI that depends on the dependent end of a
+    /// relationship added or removed (their dependencies, and so the
+    /// changes they conflict with, moved).
     pub async fn affected_by<K: Send + 'static>(
         self: &Arc<Self>,
         changes: Vec<(K, Vec<String>)>,
-        touched: std::collections::HashSet<String>,
+        touched: Touched,
     ) -> Vec<K> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             this.with_walker(|index, walker| {
-                // A change is affected when a touched CI depends on one of
-                // its CIs (or is one): one walk down from the touched CIs.
-                let nodes: Vec<Node> = touched.iter().filter_map(|n| index.node(n)).collect();
-                index.dependency_closure(walker, &nodes);
-                changes
-                    .into_iter()
-                    .filter(|(_, cis)| {
+                let nodes_of = |names: &std::collections::HashSet<String>| -> Vec<Node> {
+                    names.iter().filter_map(|n| index.node(n)).collect()
+                };
+                // A touched CI depends on one of its CIs (or is one): one
+                // walk down from the touched CIs.
+                index.dependency_closure(walker, &nodes_of(&touched.names));
+                let mut hit: Vec<bool> = (changes.iter())
+                    .map(|(_, cis)| {
                         cis.iter().any(|ci| {
-                            touched.contains(ci)
+                            touched.names.contains(ci)
                                 || index.node(ci).is_some_and(|n| walker.visited(n))
                         })
                     })
-                    .map(|(key, _)| key)
+                    .collect();
+                // One of its CIs depends on a new dependent (or is one):
+                // one walk up from them.
+                if !touched.dependents.is_empty() {
+                    index.blast_radius(walker, &nodes_of(&touched.dependents), None);
+                    for ((_, cis), hit) in changes.iter().zip(&mut hit) {
+                        *hit = *hit
+                            || cis.iter().any(|ci| {
+                                touched.dependents.contains(ci)
+                                    || index.node(ci).is_some_and(|n| walker.visited(n))
+                            });
+                    }
+                }
+                (changes.into_iter().zip(hit))
+                    .filter(|(_, hit)| *hit)
+                    .map(|((key, _), _)| key)
                     .collect()
             })
         })

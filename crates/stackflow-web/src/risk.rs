@@ -283,7 +283,7 @@ pub async fn reassess_after_cmdb_change(state: &AppState) {
             return;
         }
     };
-    let affected = state.impact.affected_by(waiting, touched.names).await;
+    let affected = state.impact.affected_by(waiting, touched).await;
     reassess_numbers(state, &affected, state.clock.now()).await;
 }
 

@@ -740,6 +740,55 @@ backend_test!(
     }
 );
 
+backend_test!(
+    a_relationship_below_a_waiting_change_reassesses_it_for_conflicts,
+    |app| async move {
+        // orders-app depends on orders-db-prod (the fixture); orders-storage
+        // stands alone and carries a scheduled change at the same time as
+        // a change waiting on orders-app.
+        app.post(
+            "/api/cis",
+            "admin",
+            json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let on_storage = with(
+            standard_draft(),
+            json!({"affected_cis": ["orders-storage"]}),
+        );
+        let scheduled = app.create("alice", on_storage).await;
+        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        let waiting = app
+            .create(
+                "alice",
+                draft_on(&["orders-app"], PLANNED_START, PLANNED_END),
+            )
+            .await;
+        assert_eq!(app.submit(&waiting, "alice").await["conflicts"], json!([]));
+
+        // orders-db-prod now depends on orders-storage, so orders-app does
+        // too, two steps away from the relationship's dependency end.
+        app.clock.advance(chrono::Duration::minutes(5));
+        app.post(
+            "/api/relationships",
+            "admin",
+            json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        app.run_jobs().await;
+
+        let change = app.change(&waiting).await;
+        let conflicts = change["conflicts"].as_array().expect("conflicts");
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert_eq!(conflicts[0]["change"], scheduled);
+        assert_eq!(change["risk_assessment"]["factors"]["conflicts"], 1);
+        let theirs = app.change(&scheduled).await["conflicts"].clone();
+        assert_eq!(theirs[0]["change"], waiting);
+    }
+);
+
 /// Creates a window as the change manager, asserting 201.
 async fn add_window(app: &TestApp, window: Value) -> Value {
     app.post("/api/windows", "max", window)
