@@ -271,6 +271,14 @@ pub trait RiskStore: Send + Sync {
         &self,
         number: ChangeNumber,
     ) -> Result<Option<(Change, Vec<RiskAssessment>)>>;
+    /// Requests a `risk.reassess` job for every change awaiting approval;
+    /// returns how many. The server does it when it starts, so that a
+    /// reassessment the last run owed (one a CMDB write asked for, kept in
+    /// memory until it ran) is not lost with that run.
+    async fn request_reassessment_of_waiting_changes(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64>;
 }
 
 /// Implementation tasks of changes.

@@ -63,6 +63,18 @@ pub async fn serve(
         .context("building the impact index")?
         .with_risk_policy(config.risk)
         .with_public_url(&config.public_url);
+    // A reassessment the last run owed but had not made (one a CMDB write
+    // asked for, kept in memory) is not lost with it: every change awaiting
+    // approval is reassessed once by the job worker (one that comes to the
+    // same finding records nothing).
+    match store
+        .request_reassessment_of_waiting_changes(chrono::Utc::now())
+        .await
+    {
+        Ok(0) => {}
+        Ok(requested) => tracing::info!(requested, "reassessing the changes awaiting approval"),
+        Err(error) => tracing::warn!(%error, "requesting the reassessment of waiting changes"),
+    }
     // Another instance's CMDB writes reach this one's index within one poll.
     let _follower = state.impact.follow(IMPACT_POLL_INTERVAL);
     let _pruner = tokio::spawn(prune_cmdb_log(store.clone()));

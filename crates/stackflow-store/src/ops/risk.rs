@@ -562,4 +562,16 @@ impl RiskStore for Repo {
         }
         Ok(Some((change, history)))
     }
+
+    async fn request_reassessment_of_waiting_changes(&self, now: DateTime<Utc>) -> Result<u64> {
+        run_write(self, move |repo| {
+            Box::pin(async move {
+                let mut tx = repo.begin_write().await?;
+                let requested = request_reassessment_of_waiting(&mut tx, now).await?;
+                tx.commit().await?;
+                Ok(requested)
+            })
+        })
+        .await
+    }
 }

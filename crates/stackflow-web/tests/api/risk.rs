@@ -789,6 +789,67 @@ backend_test!(
     }
 );
 
+backend_test!(
+    a_reassessment_owed_when_the_server_stopped_is_made_when_it_starts,
+    |app| async move {
+        let waiting = app.create("alice", normal_draft()).await;
+        app.submit(&waiting, "alice").await;
+        let before = risk(&app, &waiting).await["risk_assessment"].clone();
+        assert_eq!(before["factors"]["blast_radius_cis"], 1);
+
+        // A critical service comes to depend on orders-app, and the server
+        // stops after the writes commit, before it reassesses.
+        app.clock.advance(chrono::Duration::minutes(5));
+        let admin = stackflow_store::Caller::new(
+            stackflow_core::Actor::new("admin", stackflow_core::Role::Admin),
+            stackflow_core::Channel::Api,
+            app.now(),
+        );
+        let checkout = serde_json::from_value(
+            json!({"name": "checkout", "class": "business_service", "criticality": "critical"}),
+        )
+        .expect("a CI");
+        app.store.create_ci(&admin, checkout).await.expect("CI");
+        let link = serde_json::from_value(
+            json!({"from": "checkout", "to": "orders-app", "type": "depends_on"}),
+        )
+        .expect("a relationship");
+        app.store
+            .create_relationship(&admin, link)
+            .await
+            .expect("relationship");
+        app.index_cmdb_writes_as_after_a_restart().await;
+        assert_eq!(app.run_jobs().await, 0);
+        assert_eq!(risk(&app, &waiting).await["risk_assessment"], before);
+
+        // What `serve` asks for when it starts.
+        let requested = app
+            .store
+            .request_reassessment_of_waiting_changes(app.now())
+            .await
+            .expect("requested");
+        assert_eq!(requested, 1);
+        assert_eq!(app.run_job_batch().await, 1);
+        let read = risk(&app, &waiting).await;
+        assert_eq!(read["risk_assessment"]["factors"]["blast_radius_cis"], 2);
+        assert_eq!(read["history"].as_array().expect("history").len(), 2);
+
+        // Asked again with nothing new: reassessed, and nothing recorded.
+        app.store
+            .request_reassessment_of_waiting_changes(app.now())
+            .await
+            .expect("requested");
+        assert_eq!(app.run_job_batch().await, 1);
+        assert_eq!(
+            risk(&app, &waiting).await["history"]
+                .as_array()
+                .expect("history")
+                .len(),
+            2
+        );
+    }
+);
+
 /// Creates a window as the change manager, asserting 201.
 async fn add_window(app: &TestApp, window: Value) -> Value {
     app.post("/api/windows", "max", window)

@@ -142,6 +142,14 @@ impl TestApp {
             .expect("run due jobs")
     }
 
+    /// Brings the impact index up to the CMDB written through the store,
+    /// then forgets which CIs that touched, as a restart would: nothing
+    /// is reassessed for those writes unless something asks again.
+    pub async fn index_cmdb_writes_as_after_a_restart(&self) {
+        self.state.impact.catch_up().await.expect("index caught up");
+        self.state.impact.take_touched();
+    }
+
     /// Runs one batch of the jobs due now (not the jobs it requests): a
     /// test of work that must settle fails here instead of looping for ever.
     pub async fn run_job_batch(&self) -> usize {
