@@ -160,10 +160,10 @@ pub fn blackout_conflict(
 }
 
 /// The blackout records of a change planned for `planned`, from the
-/// blackout occurrences that meet it (as [`blackouts_overlapping`] finds
-/// them): one per window, however many of its occurrences the change
-/// meets, so a long change across a nightly freeze counts one conflict,
-/// not one a night.
+/// blackout occurrences that meet it as [`blackouts_overlapping`] finds
+/// them (each window's together, in order): one per window, however many
+/// of its occurrences the change meets, so a long change across a nightly
+/// freeze counts one conflict, not one a night.
 ///
 /// [`blackouts_overlapping`]: crate::windows::blackouts_overlapping
 pub fn blackout_conflicts(
@@ -171,28 +171,22 @@ pub fn blackout_conflicts(
     hits: &[(&ChangeWindow, Occurrence)],
     now: DateTime<Utc>,
 ) -> Vec<Conflict> {
-    let mut records: Vec<Conflict> = Vec::new();
-    let mut windows: Vec<i64> = Vec::new();
-    for (window, _) in hits {
-        if windows.contains(&window.id) {
-            continue;
-        }
-        windows.push(window.id);
-        let overlaps: Vec<_> = (hits.iter())
-            .filter(|(w, _)| w.id == window.id)
-            .filter_map(|(_, o)| overlap(planned, (o.start, o.end)))
-            .collect();
-        if let Some(first) = overlaps.iter().min() {
-            records.push(blackout_conflict(
+    hits.chunk_by(|(a, _), (b, _)| a.id == b.id)
+        .filter_map(|occurrences| {
+            let window = occurrences.first()?.0;
+            let overlaps: Vec<_> = (occurrences.iter())
+                .filter_map(|(_, o)| overlap(planned, (o.start, o.end)))
+                .collect();
+            let first = *overlaps.first()?;
+            Some(blackout_conflict(
                 window.id,
                 &window.name,
-                *first,
+                first,
                 overlaps.len(),
                 now,
-            ));
-        }
-    }
-    records
+            ))
+        })
+        .collect()
 }
 
 /// `conflicts` of a change after `other`'s records are replaced by

@@ -46,18 +46,21 @@ fn job_of(row: JobRow) -> Job {
     }
 }
 
+/// How a request meets a pending job of the same kind and key: the pending
+/// job absorbs it, runs no later than either asked, with the newer payload,
+/// and its generation moves on so that a worker running it right now runs
+/// it once more rather than deleting it.
+const ABSORBED_BY_PENDING_JOB: &str = "ON CONFLICT (kind, job_key) DO UPDATE SET \
+     run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END, \
+     payload = excluded.payload, generation = jobs.generation + 1";
+
 /// Requests a job inside the caller's transaction, so it exists exactly
-/// when the write that implies it does. A pending job of the same kind and
-/// key absorbs the request: it runs no later than either asked, with the
-/// newer payload, and its generation moves on so that a worker running it
-/// right now runs it once more rather than deleting it.
+/// when the write that implies it does (see [`ABSORBED_BY_PENDING_JOB`]).
 async fn request_job_in(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
+    sqlx::query(sql!(
         "INSERT INTO jobs (kind, job_key, payload, run_at, created_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (kind, job_key) DO UPDATE SET \
-         run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END, \
-         payload = excluded.payload, generation = jobs.generation + 1",
-    )
+         {ABSORBED_BY_PENDING_JOB}"
+    ))
     .bind(job.kind.as_str())
     .bind(job.key.clone())
     .bind(Json(&job.payload))
@@ -76,13 +79,11 @@ async fn request_job_in(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> Result
 /// change (and retries each one on its own). Returns how many were asked.
 async fn request_reassessment_of_waiting(tx: &mut Tx, now: DateTime<Utc>) -> Result<u64> {
     let [first, second] = ChangeState::AWAITING_APPROVAL;
-    let requested = sqlx::query(
+    let requested = sqlx::query(sql!(
         "INSERT INTO jobs (kind, job_key, payload, run_at, created_at) \
          SELECT $1, number, $2, $3, $3 FROM changes WHERE state IN ($4, $5) \
-         ON CONFLICT (kind, job_key) DO UPDATE SET \
-         run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END, \
-         generation = jobs.generation + 1",
-    )
+         {ABSORBED_BY_PENDING_JOB}"
+    ))
     .bind(JobKind::RiskReassess.as_str())
     .bind(Json(serde_json::Value::Null))
     .bind(now)

@@ -7,7 +7,7 @@ use crate::support::*;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use stackflow_core::ChangeNumber;
+use stackflow_core::{ChangeNumber, Channel, Role};
 
 async fn risk(app: &TestApp, number: &str) -> Value {
     app.get(&format!("/api/changes/{number}/risk"), "vic")
@@ -598,11 +598,7 @@ backend_test!(
         assert_eq!(submitted["conflicts"], json!([]));
         // Recording the first's assessment is refused: the second has
         // become a candidate since it was read.
-        let caller = stackflow_store::Caller::new(
-            stackflow_core::Actor::new("alice", stackflow_core::Role::Requester),
-            stackflow_core::Channel::Api,
-            app.now(),
-        );
+        let caller = app.caller("alice", Role::Requester, Channel::Api);
         let refused = app
             .store
             .submit_assessed(&caller, first.parse().expect("number"), None, assessed)
@@ -800,11 +796,7 @@ backend_test!(
         // A critical service comes to depend on orders-app, and the server
         // stops after the writes commit, before it reassesses.
         app.clock.advance(chrono::Duration::minutes(5));
-        let admin = stackflow_store::Caller::new(
-            stackflow_core::Actor::new("admin", stackflow_core::Role::Admin),
-            stackflow_core::Channel::Api,
-            app.now(),
-        );
+        let admin = app.caller("admin", Role::Admin, Channel::Api);
         let checkout = serde_json::from_value(
             json!({"name": "checkout", "class": "business_service", "criticality": "critical"}),
         )
@@ -956,11 +948,7 @@ backend_test!(
         // A blackout added from the command line, which writes through the
         // store and runs no job worker of its own: the server's runs it.
         app.clock.advance(chrono::Duration::minutes(1));
-        let cli = stackflow_store::Caller::new(
-            stackflow_core::Actor::new("cli", stackflow_core::Role::Admin),
-            stackflow_core::Channel::Cli,
-            app.now(),
-        );
+        let cli = app.caller("cli", Role::Admin, Channel::Cli);
         let freeze = serde_json::from_value(json!({"name": "CLI freeze", "kind": "blackout",
             "start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z"}))
         .expect("a window draft");

@@ -18,6 +18,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use stackflow_core::{Actor, Channel, Role};
 use stackflow_store::testing::TestDatabase;
 use stackflow_store::{Backend, Store};
 use stackflow_web::clock::{Clock, ManualClock};
@@ -140,6 +141,12 @@ impl TestApp {
         stackflow_web::jobs::run_due(&self.state, "test-worker")
             .await
             .expect("run due jobs")
+    }
+
+    /// `username` with `role` acting through `channel` now, for calls to
+    /// the store that the API does not make.
+    pub fn caller(&self, username: &str, role: Role, channel: Channel) -> stackflow_store::Caller {
+        stackflow_store::Caller::new(Actor::new(username, role), channel, self.now())
     }
 
     /// Brings the impact index up to the CMDB written through the store,
