@@ -271,6 +271,15 @@ pub trait RiskStore: Send + Sync {
         &self,
         number: ChangeNumber,
     ) -> Result<Option<(Change, Vec<RiskAssessment>)>>;
+    /// Requests a `risk.reassess` job for each of `numbers` that awaits
+    /// approval, in one transaction; returns how many. What a CMDB write
+    /// asks for the waiting changes it affects: the job worker reassesses
+    /// each one and retries each on its own.
+    async fn request_reassessment_of(
+        &self,
+        numbers: &[ChangeNumber],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64>;
     /// Requests a `risk.reassess` job for every change awaiting approval;
     /// returns how many. The server does it when it starts, so that a
     /// reassessment the last run owed (one a CMDB write asked for, kept in

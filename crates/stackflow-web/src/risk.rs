@@ -203,12 +203,6 @@ async fn placement(
     Ok((fit, conflict::blackout_conflicts((start, end), &hits, now)))
 }
 
-/// Reassesses every change awaiting approval; returns how many assessments
-/// changed. Called after CMDB and window writes.
-pub async fn reassess_awaiting_approval(state: &AppState) -> Result<usize, AppError> {
-    reassess_awaiting_approval_if(state, |_| true).await
-}
-
 /// Assesses the scored changes awaiting approval that carry no assessment:
 /// changes written without being submitted through the API, such as a
 /// benchmark's seeded history. Their conflicts are then recorded on both
@@ -255,44 +249,38 @@ async fn reassess_awaiting_approval_if(
     Ok(changed)
 }
 
-/// [`reassess_awaiting_approval`], logging instead of failing: the write
-/// that triggered it (a window, the calendar) has already succeeded.
-pub async fn reassess_awaiting_approval_or_log(state: &AppState) {
-    if let Err(e) = reassess_awaiting_approval(state).await {
-        tracing::error!(error = ?e, "reassessing changes awaiting approval failed");
-    }
-}
-
 /// After CMDB changes reached the impact index (from this instance's
-/// writes, or another's through the follower): reassesses the changes
-/// awaiting approval that name a touched CI or have one in their blast
-/// radius. After a rebuild (a bulk import), every one of them. Logs
-/// instead of failing: the CMDB write has already succeeded.
+/// writes, or another's through the follower): requests a `risk.reassess`
+/// job for each change awaiting approval that names a touched CI or has
+/// one in its blast radius; after a rebuild (a bulk import), for every one
+/// of them. The job worker then reassesses each within about a second and
+/// retries each on its own, so the write returns at once however many
+/// changes it affects, and one failure holds up none of the others. Logs
+/// instead of failing: the CMDB write has already succeeded, and `serve`
+/// requests every waiting change's reassessment when it starts, so a
+/// request lost with a stop is made then.
 pub async fn reassess_after_cmdb_change(state: &AppState) {
     let touched = state.impact.take_touched();
     if touched.is_empty() {
         return;
     }
-    if touched.everything {
-        return reassess_awaiting_approval_or_log(state).await;
-    }
-    let waiting = match state.store.awaiting_approval_cis().await {
-        Ok(waiting) => waiting,
-        Err(e) => {
-            tracing::error!(error = ?e, "listing changes awaiting approval failed");
-            return;
+    let now = state.clock.now();
+    let requested = if touched.everything {
+        state
+            .store
+            .request_reassessment_of_waiting_changes(now)
+            .await
+    } else {
+        match state.store.awaiting_approval_cis().await {
+            Ok(waiting) => {
+                let affected = state.impact.affected_by(waiting, touched).await;
+                state.store.request_reassessment_of(&affected, now).await
+            }
+            Err(e) => Err(e),
         }
     };
-    let affected = state.impact.affected_by(waiting, touched).await;
-    reassess_numbers(state, &affected, state.clock.now()).await;
-}
-
-/// Reassesses the named changes that await approval, logging failures.
-async fn reassess_numbers(state: &AppState, numbers: &[ChangeNumber], now: DateTime<Utc>) {
-    for &number in numbers {
-        if let Err(e) = reassess_number(state, number, now).await {
-            tracing::error!(error = ?e, %number, "reassessing a change failed");
-        }
+    if let Err(e) = requested {
+        tracing::error!(error = ?e, "requesting reassessment after a CMDB change failed");
     }
 }
 

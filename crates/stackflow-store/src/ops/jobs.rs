@@ -94,6 +94,33 @@ async fn request_reassessment_of_waiting(tx: &mut Tx, now: DateTime<Utc>) -> Res
     Ok(requested.rows_affected())
 }
 
+/// Requests a `risk.reassess` job for each of `numbers` that still awaits
+/// approval, in the caller's transaction; returns how many were asked. One
+/// statement however many: a relationship under a shared service may
+/// affect thousands of waiting changes.
+async fn request_reassessment_of_in(
+    tx: &mut Tx,
+    numbers: &[ChangeNumber],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let [first, second] = ChangeState::AWAITING_APPROVAL;
+    let numbers: Vec<String> = numbers.iter().map(ToString::to_string).collect();
+    let requested = sqlx::query(sql!(
+        "INSERT INTO jobs (kind, job_key, payload, run_at, created_at) \
+         SELECT $2, number, $3, $4, $4 FROM changes WHERE number {IN_JSON_NAMES} AND state IN ($5, $6) \
+         {ABSORBED_BY_PENDING_JOB}"
+    ))
+    .bind(Json(numbers))
+    .bind(JobKind::RiskReassess.as_str())
+    .bind(Json(serde_json::Value::Null))
+    .bind(now)
+    .bind(first.as_str())
+    .bind(second.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(requested.rows_affected())
+}
+
 /// The approval SLA timer of a change's open round, if one is open.
 fn approval_timer(change: &Change) -> Option<NewJob> {
     let approval = &change.approval;

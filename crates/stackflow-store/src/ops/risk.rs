@@ -563,6 +563,26 @@ impl RiskStore for Repo {
         Ok(Some((change, history)))
     }
 
+    async fn request_reassessment_of(
+        &self,
+        numbers: &[ChangeNumber],
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        if numbers.is_empty() {
+            return Ok(0);
+        }
+        let numbers = numbers.to_vec();
+        run_write(self, move |repo| {
+            Box::pin(async move {
+                let mut tx = repo.begin_write().await?;
+                let requested = request_reassessment_of_in(&mut tx, &numbers, now).await?;
+                tx.commit().await?;
+                Ok(requested)
+            })
+        })
+        .await
+    }
+
     async fn request_reassessment_of_waiting_changes(&self, now: DateTime<Utc>) -> Result<u64> {
         run_write(self, move |repo| {
             Box::pin(async move {

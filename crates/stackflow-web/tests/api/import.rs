@@ -404,3 +404,39 @@ backend_test!(
         assert_eq!(report["rejected_rows_truncated"], true);
     }
 );
+
+backend_test!(
+    an_applied_import_asks_for_the_waiting_changes_to_be_reassessed,
+    |app| async move {
+        let waiting = app.create("alice", crate::fixtures::normal_draft()).await;
+        let before = app.submit(&waiting, "alice").await["risk_assessment"].clone();
+        assert_eq!(
+            before["factors"]["affected_ci_criticality"],
+            "Critical (orders-db-prod, database)"
+        );
+        let lowered = SEEDED_AS_CSV.replace(",critical,", ",low,");
+
+        // A dry run writes nothing, so asks for nothing.
+        import_csv(&app, "max", "?dry_run=true", &lowered)
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(app.run_jobs().await, 0);
+
+        app.clock.advance(chrono::Duration::minutes(5));
+        import_csv(&app, "max", "", &lowered)
+            .await
+            .expect(StatusCode::OK);
+        // The import returns before the reassessment: the job worker makes it.
+        assert_eq!(app.change(&waiting).await["risk_assessment"], before);
+        assert_eq!(app.run_jobs().await, 1);
+        let after = app.change(&waiting).await["risk_assessment"].clone();
+        // The most critical CI is now the one depending on it.
+        assert_eq!(
+            after["factors"]["affected_ci_criticality"],
+            "High (orders-app, application, in blast radius)"
+        );
+        assert_eq!(before["automated_score"], 40);
+        assert_eq!(after["automated_score"], 33, "{after}");
+        assert_eq!(time_of(&after["assessed_at"]), app.now());
+    }
+);

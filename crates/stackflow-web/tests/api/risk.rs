@@ -693,6 +693,7 @@ backend_test!(
         .await
         .expect(StatusCode::CREATED);
         // Nothing depends on it yet: nothing to reassess.
+        assert_eq!(app.run_jobs().await, 0);
         assert_eq!(
             risk(&app, &waiting).await["history"]
                 .as_array()
@@ -708,6 +709,10 @@ backend_test!(
         )
         .await
         .expect(StatusCode::CREATED);
+        // The write asked the job worker for the waiting change's
+        // reassessment (and for no other: the standard change is not scored).
+        assert_eq!(risk(&app, &waiting).await["risk_assessment"], before);
+        assert_eq!(app.run_jobs().await, 1);
 
         let read = risk(&app, &waiting).await;
         let after = &read["risk_assessment"];
@@ -733,6 +738,19 @@ backend_test!(
         // A standard change is not risk-scored and not reassessed.
         assert!(app.change(&scheduled).await["risk_assessment"].is_null());
         assert_eq!(risk(&app, &scheduled).await["history"], json!([]));
+
+        // Jobs are asked for the named changes that still await approval.
+        let numbers: Vec<ChangeNumber> = [&waiting, &scheduled]
+            .iter()
+            .map(|number| number.parse().expect("a change number"))
+            .collect();
+        let requested = app
+            .store
+            .request_reassessment_of(&numbers, app.now())
+            .await
+            .expect("requested");
+        assert_eq!(requested, 1);
+        assert_eq!(app.run_jobs().await, 1);
     }
 );
 
