@@ -211,19 +211,7 @@ async fn placement(
 /// assessments through all the others it conflicts with. Returns how many
 /// were assessed.
 pub async fn assess_unassessed_awaiting_approval(state: &AppState) -> Result<usize, AppError> {
-    reassess_awaiting_approval_if(state, |change| {
-        change.risk_assessment.is_none() && change.change_type.is_risk_scored()
-    })
-    .await
-}
-
-/// Reassesses the changes awaiting approval that `wanted` picks; returns
-/// how many assessments changed.
-async fn reassess_awaiting_approval_if(
-    state: &AppState,
-    wanted: impl Fn(&Change) -> bool,
-) -> Result<usize, AppError> {
-    let mut changed = 0;
+    let mut assessed = 0;
     for waiting in ChangeState::AWAITING_APPROVAL {
         let filter = ChangeFilter {
             state: Some(waiting),
@@ -235,9 +223,12 @@ async fn reassess_awaiting_approval_if(
         };
         loop {
             let found = state.store.list_changes(&filter, page).await?;
-            for change in found.items.into_iter().filter(|c| wanted(c)) {
+            let unassessed = (found.items.into_iter()).filter(|change| {
+                change.risk_assessment.is_none() && change.change_type.is_risk_scored()
+            });
+            for change in unassessed {
                 if reassess(state, change, state.clock.now()).await? {
-                    changed += 1;
+                    assessed += 1;
                 }
             }
             match found.next_cursor {
@@ -246,7 +237,7 @@ async fn reassess_awaiting_approval_if(
             }
         }
     }
-    Ok(changed)
+    Ok(assessed)
 }
 
 /// After CMDB changes reached the impact index (from this instance's

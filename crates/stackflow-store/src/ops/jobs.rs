@@ -71,53 +71,52 @@ async fn request_job_in(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
-/// Requests a `risk.reassess` job for every change awaiting approval, in
-/// the caller's transaction. A write that any score may depend on (the
+/// Requests a `risk.reassess` job for every change awaiting approval, or
+/// for those `among` the numbers given, in the caller's transaction;
+/// returns how many were asked. One statement however many changes.
+///
+/// Every waiting change: a write that any score may depend on (the
 /// business calendar, a maintenance or blackout window) requests them with
 /// itself, so whether it came through the API or the CLI, and even if the
 /// process stops right after it commits, the job worker reassesses each
-/// change (and retries each one on its own). Returns how many were asked.
-async fn request_reassessment_of_waiting(tx: &mut Tx, now: DateTime<Utc>) -> Result<u64> {
-    let [first, second] = ChangeState::AWAITING_APPROVAL;
-    let requested = sqlx::query(sql!(
-        "INSERT INTO jobs (kind, job_key, payload, run_at, created_at) \
-         SELECT $1, number, $2, $3, $3 FROM changes WHERE state IN ($4, $5) \
-         {ABSORBED_BY_PENDING_JOB}"
-    ))
-    .bind(JobKind::RiskReassess.as_str())
-    .bind(Json(serde_json::Value::Null))
-    .bind(now)
-    .bind(first.as_str())
-    .bind(second.as_str())
-    .execute(&mut **tx)
-    .await?;
-    Ok(requested.rows_affected())
-}
-
-/// Requests a `risk.reassess` job for each of `numbers` that still awaits
-/// approval, in the caller's transaction; returns how many were asked. One
-/// statement however many: a relationship under a shared service may
-/// affect thousands of waiting changes.
-async fn request_reassessment_of_in(
+/// change (and retries each one on its own). Some: the changes a CMDB
+/// write affects, which may be thousands under a shared service.
+async fn request_reassessment(
     tx: &mut Tx,
-    numbers: &[ChangeNumber],
+    among: Option<&[ChangeNumber]>,
     now: DateTime<Utc>,
 ) -> Result<u64> {
     let [first, second] = ChangeState::AWAITING_APPROVAL;
-    let numbers: Vec<String> = numbers.iter().map(ToString::to_string).collect();
-    let requested = sqlx::query(sql!(
+    // The numbers, when given, are `$1` (as `IN_JSON_NAMES` names them);
+    // the other parameters follow.
+    let (filter, shift) = match among {
+        Some(_) => (format!("number {IN_JSON_NAMES} AND "), 1),
+        None => (String::new(), 0),
+    };
+    let at = |n: usize| format!("${}", n + shift);
+    let mut query = sqlx::query(sql!(
         "INSERT INTO jobs (kind, job_key, payload, run_at, created_at) \
-         SELECT $2, number, $3, $4, $4 FROM changes WHERE number {IN_JSON_NAMES} AND state IN ($5, $6) \
-         {ABSORBED_BY_PENDING_JOB}"
-    ))
-    .bind(Json(numbers))
-    .bind(JobKind::RiskReassess.as_str())
-    .bind(Json(serde_json::Value::Null))
-    .bind(now)
-    .bind(first.as_str())
-    .bind(second.as_str())
-    .execute(&mut **tx)
-    .await?;
+         SELECT {}, number, {}, {}, {} FROM changes WHERE {filter}state IN ({}, {}) \
+         {ABSORBED_BY_PENDING_JOB}",
+        at(1),
+        at(2),
+        at(3),
+        at(3),
+        at(4),
+        at(5)
+    ));
+    if let Some(numbers) = among {
+        let numbers: Vec<String> = numbers.iter().map(ToString::to_string).collect();
+        query = query.bind(Json(numbers));
+    }
+    let requested = query
+        .bind(JobKind::RiskReassess.as_str())
+        .bind(Json(serde_json::Value::Null))
+        .bind(now)
+        .bind(first.as_str())
+        .bind(second.as_str())
+        .execute(&mut **tx)
+        .await?;
     Ok(requested.rows_affected())
 }
 

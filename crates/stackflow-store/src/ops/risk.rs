@@ -575,7 +575,7 @@ impl RiskStore for Repo {
         run_write(self, move |repo| {
             Box::pin(async move {
                 let mut tx = repo.begin_write().await?;
-                let requested = request_reassessment_of_in(&mut tx, &numbers, now).await?;
+                let requested = request_reassessment(&mut tx, Some(&numbers), now).await?;
                 tx.commit().await?;
                 Ok(requested)
             })
@@ -587,7 +587,7 @@ impl RiskStore for Repo {
         run_write(self, move |repo| {
             Box::pin(async move {
                 let mut tx = repo.begin_write().await?;
-                let requested = request_reassessment_of_waiting(&mut tx, now).await?;
+                let requested = request_reassessment(&mut tx, None, now).await?;
                 tx.commit().await?;
                 Ok(requested)
             })

@@ -74,7 +74,7 @@ impl CalendarStore for Repo {
         )
         .await?;
         // Business hours and SLA clocks moved: every waiting score may.
-        request_reassessment_of_waiting(&mut tx, by.now).await?;
+        request_reassessment(&mut tx, None, by.now).await?;
         tx.commit().await?;
         Ok(calendar)
     }
@@ -118,7 +118,7 @@ impl CalendarStore for Repo {
         )
         .await?;
         // Waiting changes were scored against the schedule without it.
-        request_reassessment_of_waiting(&mut tx, by.now).await?;
+        request_reassessment(&mut tx, None, by.now).await?;
         tx.commit().await?;
         Ok(window)
     }
@@ -166,7 +166,7 @@ impl CalendarStore for Repo {
         )
         .await?;
         // Waiting changes were scored against the schedule with it.
-        request_reassessment_of_waiting(&mut tx, by.now).await?;
+        request_reassessment(&mut tx, None, by.now).await?;
         tx.commit().await?;
         Ok(window)
     }
