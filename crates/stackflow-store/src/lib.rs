@@ -14,6 +14,7 @@ mod jobs;
 mod model;
 mod postgres;
 mod secret;
+mod settings;
 mod sqlite;
 pub mod testing;
 pub mod transfer;
@@ -334,6 +335,9 @@ pub trait CalendarStore: Send + Sync {
     async fn list_windows(&self) -> Result<Vec<ChangeWindow>>;
     /// One window.
     async fn get_window(&self, id: i64) -> Result<Option<ChangeWindow>>;
+    /// The business calendar and every window, as of one moment (what a
+    /// risk assessment places a planned window against).
+    async fn calendar_and_windows(&self) -> Result<(BusinessCalendar, Vec<ChangeWindow>)>;
     /// Deletes a window (admins and change managers); returns what it was.
     async fn delete_window(&self, by: &Caller, id: i64) -> Result<ChangeWindow>;
 }

@@ -46,10 +46,13 @@ const REFRESH_STATISTICS: &[&str] = &["ANALYZE cis", "ANALYZE relationships"];
 /// the seeding's dirty pages are written before measuring.
 const SETTLE_AFTER_SEEDING: &[&str] = &["ANALYZE changes", "ANALYZE change_cis", "CHECKPOINT"];
 
-/// The PostgreSQL store. Cheap to clone: the pool is shared.
+/// The PostgreSQL store. Cheap to clone: the pool and the kept settings
+/// are shared.
 #[derive(Clone)]
 pub struct Repo {
     pool: sqlx::Pool<Db>,
+    /// The organisation's settings last read (see `crate::settings`).
+    settings: std::sync::Arc<crate::settings::SettingsCache>,
 }
 
 impl Repo {
@@ -60,7 +63,10 @@ impl Repo {
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
-        Ok(Repo { pool })
+        Ok(Repo {
+            pool,
+            settings: Default::default(),
+        })
     }
 
     /// Where write transactions begin: any pooled connection (writers
@@ -186,6 +192,7 @@ async fn stage_relationship_batch(tx: &mut Tx, rows: &[StagedRelationship]) -> R
 
 include!("ops/common.rs");
 include!("ops/store.rs");
+include!("ops/settings.rs");
 include!("ops/people.rs");
 include!("ops/cmdb.rs");
 include!("ops/transfer.rs");

@@ -53,8 +53,8 @@ const SETTLE_AFTER_SEEDING: &[&str] = &[
     "PRAGMA wal_checkpoint(TRUNCATE)",
 ];
 
-/// The SQLite store. Cheap to clone: the pools and the writer thread are
-/// shared.
+/// The SQLite store. Cheap to clone: the pools, the writer thread and the
+/// kept settings are shared.
 #[derive(Clone)]
 pub struct Repo {
     /// Readers: WAL lets them run beside the writer.
@@ -63,6 +63,8 @@ pub struct Repo {
     writer: sqlx::Pool<Db>,
     /// Where write transactions run (see `run_write`).
     writer_thread: std::sync::Arc<WriterThread>,
+    /// The organisation's settings last read (see `crate::settings`).
+    settings: std::sync::Arc<crate::settings::SettingsCache>,
 }
 
 /// A thread of its own running one async task at a time: the write
@@ -139,6 +141,7 @@ impl Repo {
             pool,
             writer,
             writer_thread: std::sync::Arc::new(WriterThread::start()?),
+            settings: Default::default(),
         })
     }
 
@@ -250,6 +253,7 @@ async fn stage_relationship_batch(tx: &mut Tx, rows: &[StagedRelationship]) -> R
 
 include!("ops/common.rs");
 include!("ops/store.rs");
+include!("ops/settings.rs");
 include!("ops/people.rs");
 include!("ops/cmdb.rs");
 include!("ops/transfer.rs");

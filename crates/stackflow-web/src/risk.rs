@@ -196,8 +196,7 @@ async fn placement(
     let Some((start, end)) = window else {
         return Ok((WindowFit::Unplanned, Vec::new()));
     };
-    let calendar = state.store.get_calendar().await?;
-    let defined = state.store.list_windows().await?;
+    let (calendar, defined) = state.store.calendar_and_windows().await?;
     let fit = windows::classify_window(&defined, &calendar, Some(start), Some(end), cis);
     let hits = windows::blackouts_overlapping(&defined, start, end, cis);
     Ok((fit, conflict::blackout_conflicts((start, end), &hits, now)))

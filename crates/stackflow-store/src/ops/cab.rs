@@ -189,6 +189,7 @@ impl CabStore for Repo {
         let mut tx = self.begin_write().await?;
         // A rejection returns the change to `new`, settling its conflicts.
         lock_conflicts(&mut tx).await?;
+        let settings = self.settings_in(&mut tx, false).await?;
         let mut decided = Vec::with_capacity(items.len());
         for item in items {
             let (id, before) = load_change(&mut tx, item.change, true).await?;
@@ -197,7 +198,8 @@ impl CabStore for Repo {
                 outcome: item.outcome,
                 notes: item.notes.clone(),
             };
-            let mut transition = decide_in(&mut tx, by, id, &before, action, None).await?;
+            let mut transition =
+                decide_in(&mut tx, by, (id, &before), &settings, action, None).await?;
             settle_conflicts_on_leaving(&mut tx, by, &before, &mut transition).await?;
             let after = persist_transition(&mut tx, by, id, &before, transition).await?;
             sqlx::query(

@@ -228,8 +228,9 @@ async fn persist_transition(
 
 /// After approvers changed (group membership, a deactivated user), settles
 /// every open approval stage that the votes already cast now decide, in the
-/// same transaction as the change of approvers.
-async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
+/// same transaction as the change of approvers (`settings` as that
+/// transaction sees them).
+async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller, settings: &Settings) -> Result<()> {
     let [first, second] = ChangeState::AWAITING_APPROVAL;
     lock_conflicts(tx).await?;
     let open: Vec<(i64, Json<Change>)> = sqlx::query_as(sql!(
@@ -242,19 +243,17 @@ async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
     if open.is_empty() {
         return Ok(());
     }
-    let directory = load_directory(tx).await?;
-    let cab = read_cab_schedule(tx).await?;
     for (id, Json(change)) in open {
         let votes = load_votes(tx, id, Some(change.approval.round)).await?;
         let context = Context {
-            directory: &directory,
+            directory: &settings.directory,
             votes: &votes,
             pending_tasks: 0,
             channel: by.channel,
             now: by.now,
             workflow: None,
             calendar: None,
-            cab_schedule: Some(&cab.schedule),
+            cab_schedule: Some(&settings.cab.schedule),
         };
         if let Some(mut transition) = reevaluate(&change, &context) {
             settle_conflicts_on_leaving(tx, by, &change, &mut transition).await?;
@@ -265,19 +264,19 @@ async fn reevaluate_open_changes(tx: &mut Tx, by: &Caller) -> Result<()> {
 }
 
 /// Asks the domain core to decide `action` on `before`, with the
-/// directory, votes and tasks read in the caller's transaction. A
-/// submission of a normal or emergency change is planned from the workflow
-/// that matches it, selected with `risk_level`: the assessment made for this
-/// submission, which is attached to the change only after the decision.
+/// organisation's `settings`, and the votes and tasks read in the caller's
+/// transaction. A submission of a normal or emergency change is planned
+/// from the workflow that matches it, selected with `risk_level`: the
+/// assessment made for this submission, which is attached to the change
+/// only after the decision.
 async fn decide_in(
     tx: &mut Tx,
     by: &Caller,
-    id: i64,
-    before: &Change,
+    (id, before): (i64, &Change),
+    settings: &Settings,
     action: Action,
     risk_level: Option<RiskLevel>,
 ) -> Result<Transition> {
-    let directory = load_directory(tx).await?;
     // Each read is a round trip on the writer: only what the action reads.
     let votes = if action.reads_votes() {
         load_votes(tx, id, Some(before.approval.round)).await?
@@ -292,7 +291,7 @@ async fn decide_in(
     };
     let workflow = match &action {
         Action::Submit if before.change_type != ChangeType::Standard => {
-            select_workflow_in(tx, before, risk_level).await?
+            select_workflow_in(tx, settings, before, risk_level).await?
         }
         _ => None,
     };
@@ -306,25 +305,15 @@ async fn decide_in(
     // A submission opens an approval round, whose SLA counts business time
     // in the organisation's calendar; the CAB meets in its time zone.
     let submits = matches!(action, Action::Submit);
-    let calendar = if submits || meets_cab {
-        Some(calendar_in(tx).await?)
-    } else {
-        None
-    };
-    let cab = match &calendar {
-        Some(calendar) if meets_cab => Some(cab_schedule_with(tx, calendar).await?),
-        _ => None,
-    };
-    let calendar = calendar.filter(|_| submits);
     let context = Context {
-        directory: &directory,
+        directory: &settings.directory,
         votes: &votes,
         pending_tasks,
         channel: by.channel,
         now: by.now,
         workflow: workflow.as_ref(),
-        calendar: calendar.as_ref(),
-        cab_schedule: cab.as_ref().map(|c| &c.schedule),
+        calendar: submits.then_some(&settings.calendar),
+        cab_schedule: meets_cab.then_some(&settings.cab.schedule),
     };
     Ok(decide(before, action, &by.actor, &context)?)
 }
@@ -485,7 +474,9 @@ impl Repo {
         check_version(expected_version, &before)?;
         let is_edit = matches!(action, Action::Edit(_));
         let is_submit = matches!(action, Action::Submit);
-        let mut transition = decide_in(&mut tx, by, id, &before, action, None).await?;
+        let settings = self.settings_in(&mut tx, false).await?;
+        let mut transition =
+            decide_in(&mut tx, by, (id, &before), &settings, action, None).await?;
         if is_submit {
             return Err(Refusal::conflict(
                 "risk_not_assessed",

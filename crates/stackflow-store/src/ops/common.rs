@@ -7,6 +7,7 @@
 
 use crate::cab::{AgendaEntry, CabScheduleState, CabStore, OutcomeItem, RecordedOutcome};
 use crate::model::*;
+use crate::settings::Settings;
 use crate::transfer::{
     self, CiRecord, ExportSink, FileError, ImportOptions, ImportReport, ImportSource, ParsedRow,
     RejectedRow, RelationshipRecord, RowRef,
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Transaction};
+use std::sync::Arc;
 use stackflow_core::cab::{CabOutcome, CabSchedule, Meeting, default_schedule};
 use stackflow_core::conflict::{self, Conflict};
 use stackflow_core::impact::{CmdbChange, CmdbSink};
@@ -33,7 +35,7 @@ use stackflow_core::task::{
 };
 use stackflow_core::validate;
 use stackflow_core::workflow::{
-    ApproverSpec, ChangeFacts, SelectedWorkflow, Workflow, WorkflowDocument, default_workflows,
+    ApproverSpec, ChangeFacts, SelectedWorkflow, WorkflowDocument, default_workflows,
     select, validate as validate_workflow,
 };
 use stackflow_core::{

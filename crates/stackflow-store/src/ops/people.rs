@@ -237,8 +237,9 @@ impl PeopleStore for Repo {
         if after.active != before.active {
             // Reactivating someone taken out of the CAB while inactive must
             // not bring back an ECAB member outside it.
-            load_directory(&mut tx).await?.check_ecab_within_cab()?;
-            reevaluate_open_changes(&mut tx, by).await?;
+            let settings = self.settings_in(&mut tx, true).await?;
+            settings.directory.check_ecab_within_cab()?;
+            reevaluate_open_changes(&mut tx, by, &settings).await?;
         }
         tx.commit().await?;
         Ok(after)
@@ -313,8 +314,9 @@ impl PeopleStore for Repo {
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
         let member_ids = user_ids(&mut tx, "members", &members).await?;
         replace_members(&mut tx, id, &member_ids).await?;
-        load_directory(&mut tx).await?.check_ecab_within_cab()?;
-        reevaluate_open_changes(&mut tx, by).await?;
+        let settings = self.settings_in(&mut tx, true).await?;
+        settings.directory.check_ecab_within_cab()?;
+        reevaluate_open_changes(&mut tx, by, &settings).await?;
         let (_, after) = load_group(&mut tx, name, false)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;

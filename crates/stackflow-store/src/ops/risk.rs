@@ -314,8 +314,16 @@ impl Repo {
             .into());
         }
         let risk_level = assessed.risk.as_ref().map(|risk| risk.risk_level);
-        let mut transition =
-            decide_in(&mut tx, by, id, &before, Action::Submit, risk_level).await?;
+        let settings = self.settings_in(&mut tx, false).await?;
+        let mut transition = decide_in(
+            &mut tx,
+            by,
+            (id, &before),
+            &settings,
+            Action::Submit,
+            risk_level,
+        )
+        .await?;
         transition.change.risk_assessment = assessed.risk.clone();
         transition.change.conflicts = assessed.conflicts.clone();
         let after = persist_transition(&mut tx, by, id, &before, transition).await?;

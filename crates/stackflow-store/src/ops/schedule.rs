@@ -15,14 +15,19 @@ async fn calendar_in(tx: &mut Tx) -> Result<BusinessCalendar> {
     Ok(row.map_or_else(BusinessCalendar::default_calendar, |Json(c)| c))
 }
 
+/// Every maintenance and blackout window as this transaction sees them.
+async fn windows_in(tx: &mut Tx) -> Result<Vec<ChangeWindow>> {
+    let rows: Vec<(i64, Json<ChangeWindow>)> =
+        sqlx::query_as("SELECT id, doc FROM windows ORDER BY id")
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(rows.into_iter().map(window_of).collect())
+}
+
 #[async_trait]
 impl CalendarStore for Repo {
     async fn get_calendar(&self) -> Result<BusinessCalendar> {
-        let row: Option<Json<BusinessCalendar>> =
-            sqlx::query_scalar("SELECT doc FROM business_calendar WHERE id = 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map_or_else(BusinessCalendar::default_calendar, |Json(c)| c))
+        Ok(self.settings().await?.calendar.clone())
     }
 
     async fn put_calendar(
@@ -124,11 +129,12 @@ impl CalendarStore for Repo {
     }
 
     async fn list_windows(&self) -> Result<Vec<ChangeWindow>> {
-        let rows: Vec<(i64, Json<ChangeWindow>)> =
-            sqlx::query_as("SELECT id, doc FROM windows ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.into_iter().map(window_of).collect())
+        Ok(self.settings().await?.windows.clone())
+    }
+
+    async fn calendar_and_windows(&self) -> Result<(BusinessCalendar, Vec<ChangeWindow>)> {
+        let settings = self.settings().await?;
+        Ok((settings.calendar.clone(), settings.windows.clone()))
     }
 
     async fn get_window(&self, id: i64) -> Result<Option<ChangeWindow>> {

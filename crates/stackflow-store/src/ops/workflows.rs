@@ -107,19 +107,15 @@ async fn validate_workflow_in(tx: &mut Tx, document: &WorkflowDocument) -> Resul
 /// this submission, which is attached to the change only after deciding.
 async fn select_workflow_in(
     tx: &mut Tx,
+    settings: &Settings,
     change: &Change,
     risk_level: Option<RiskLevel>,
 ) -> Result<Option<SelectedWorkflow>> {
-    let workflows: Vec<Workflow> = current_workflows(tx)
-        .await?
-        .iter()
-        .map(StoredWorkflow::to_workflow)
-        .collect();
     let mut facts = ChangeFacts::new(change.change_type, change.requested_by.clone());
     facts.risk_level = risk_level;
     facts.assignment_group = change.assignment_group.clone();
     (facts.ci_classes, facts.ci_owner_groups) = ci_facts(tx, &change.affected_cis).await?;
-    let Some(workflow) = select(&workflows, &facts).cloned() else {
+    let Some(workflow) = select(&settings.workflows, &facts).cloned() else {
         return Ok(None);
     };
     // Reading every user is only worth it when a lane names a role.
@@ -130,7 +126,7 @@ async fn select_workflow_in(
             .any(|lane| matches!(lane.approvers, ApproverSpec::Role(_)))
     });
     if names_a_role {
-        facts.users = active_users(tx).await?;
+        facts.users = settings.active_users.clone();
     }
     Ok(Some(SelectedWorkflow { workflow, facts }))
 }

@@ -26,6 +26,7 @@ mod people;
 mod refusals;
 mod risk;
 mod schedule;
+mod settings;
 mod sla;
 mod versions;
 mod windows;
