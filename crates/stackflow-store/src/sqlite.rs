@@ -127,7 +127,14 @@ impl Repo {
             // FULL: an acknowledged commit survives a power cut, not just a crash.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(Duration::from_secs(30))
+            // The commit that takes the log past this many pages (SQLite's
+            // default is 1,000) copies them into the database file before it
+            // returns, while every writer waits. In a large file those pages
+            // land all over it, so a quarter of the default keeps each such
+            // commit short: at 1M changes the create+submit p99 went from
+            // 19.6 to 17.2 ms (docs/benchmarks.md).
+            .pragma("wal_autocheckpoint", "250");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone())
