@@ -118,7 +118,7 @@ async fn select_workflow_in(
     let Some(workflow) = select(&settings.workflows, &facts).cloned() else {
         return Ok(None);
     };
-    // Reading every user is only worth it when a lane names a role.
+    // Every active user goes with the facts only when a lane names a role.
     let names_a_role = workflow.document.stages.iter().any(|stage| {
         stage
             .lanes
