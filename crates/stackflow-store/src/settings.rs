@@ -11,9 +11,16 @@
 //! the same database, plain SQL). A reader asks the database for the number
 //! alone, and reads the settings again only when it moved.
 //!
-//! Only settings read from committed data are kept: a write transaction
-//! that changed them sees its own uncommitted generation, which a later
-//! commit could give the same number with other contents were it kept.
+//! Only settings read from committed data, in one snapshot, are kept: a
+//! write transaction that changed them sees its own uncommitted
+//! generation, which a later commit could give the same number with other
+//! contents were it kept. Writers of settings lock the generation row
+//! before anything else, so that they queue in one order.
+//!
+//! The generation is trusted to move with every write: a database restored
+//! from a dump, or written with triggers disabled, under a running server
+//! is read again only once the generation differs from the one kept, so
+//! restart the servers after either.
 
 use crate::cab::CabScheduleState;
 use stackflow_core::workflow::Workflow;
@@ -40,7 +47,7 @@ pub(crate) struct Settings {
     pub windows: Vec<ChangeWindow>,
 }
 
-/// The newest settings read from committed data. Shared by the clones of a
+/// The settings last read from committed data. Shared by the clones of a
 /// store.
 #[derive(Debug, Default)]
 pub(crate) struct SettingsCache {
@@ -56,16 +63,13 @@ impl SettingsCache {
             .cloned()
     }
 
-    /// Keeps `settings` unless newer ones are kept already: two readers may
-    /// finish out of order, and the generation only grows.
-    pub fn offer(&self, settings: Arc<Settings>) {
-        let mut kept = self.lock();
-        if kept
-            .as_ref()
-            .is_none_or(|k| k.generation < settings.generation)
-        {
-            *kept = Some(settings);
-        }
+    /// Keeps `settings`, the last read, in place of what was kept. Two
+    /// readers finishing out of order leave the older set, which the next
+    /// read of the newer generation replaces; keeping the newest number
+    /// instead would, after a restore took the generation back, keep
+    /// settings that a later number could reach with other contents.
+    pub fn keep(&self, settings: Arc<Settings>) {
+        *self.lock() = Some(settings);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<Settings>>> {
@@ -110,20 +114,22 @@ mod tests {
     fn kept_settings_serve_only_their_own_generation() {
         let cache = SettingsCache::default();
         assert!(cache.get(1).is_none());
-        cache.offer(settings(1));
+        cache.keep(settings(1));
         assert_eq!(cache.get(1).map(|s| s.generation), Some(1));
         assert!(cache.get(2).is_none(), "a newer generation reads again");
         assert!(cache.get(0).is_none());
     }
 
     #[test]
-    fn older_settings_never_replace_newer_ones() {
+    fn the_last_read_settings_are_kept_whatever_their_generation() {
         let cache = SettingsCache::default();
-        cache.offer(settings(3));
-        cache.offer(settings(2));
-        assert!(cache.get(2).is_none());
-        assert_eq!(cache.get(3).map(|s| s.generation), Some(3));
-        cache.offer(settings(4));
+        cache.keep(settings(3));
+        cache.keep(settings(4));
+        assert!(cache.get(3).is_none());
         assert_eq!(cache.get(4).map(|s| s.generation), Some(4));
+        // A restore took the generation back: what is read now is kept.
+        cache.keep(settings(2));
+        assert!(cache.get(4).is_none());
+        assert_eq!(cache.get(2).map(|s| s.generation), Some(2));
     }
 }

@@ -62,7 +62,7 @@ impl CabStore for Repo {
         document: CabSchedule,
     ) -> Result<CabScheduleState> {
         require(&by.actor, Permission::ManageSchedule)?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let before: Option<Json<CabSchedule>> = sqlx::query_scalar(sql!(
             "SELECT doc FROM cab_schedule WHERE id = 1{FOR_UPDATE}"
         ))
@@ -189,7 +189,7 @@ impl CabStore for Repo {
         let mut tx = self.begin_write().await?;
         // A rejection returns the change to `new`, settling its conflicts.
         lock_conflicts(&mut tx).await?;
-        let settings = self.settings_in(&mut tx, false).await?;
+        let settings = self.settings_in(&mut tx).await?;
         let mut decided = Vec::with_capacity(items.len());
         for item in items {
             let (id, before) = load_change(&mut tx, item.change, true).await?;

@@ -474,7 +474,7 @@ impl Repo {
         check_version(expected_version, &before)?;
         let is_edit = matches!(action, Action::Edit(_));
         let is_submit = matches!(action, Action::Submit);
-        let settings = self.settings_in(&mut tx, false).await?;
+        let settings = self.settings_in(&mut tx).await?;
         let mut transition =
             decide_in(&mut tx, by, (id, &before), &settings, action, None).await?;
         if is_submit {

@@ -164,7 +164,7 @@ impl PeopleStore for Repo {
         require(&by.actor, Permission::ManagePeople)?;
         validate::username(&user.username)?;
         validate::email(&user.email)?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let row: UserRow = sqlx::query_as(sql!(
             "INSERT INTO users (username, email, display_name, role, active, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
@@ -197,7 +197,7 @@ impl PeopleStore for Repo {
         if let Some(email) = &patch.email {
             validate::email(email)?;
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let row: Option<UserRow> = sqlx::query_as(sql!(
             "SELECT {USER_COLUMNS} FROM users WHERE username = $1{FOR_UPDATE}"
         ))
@@ -237,7 +237,7 @@ impl PeopleStore for Repo {
         if after.active != before.active {
             // Reactivating someone taken out of the CAB while inactive must
             // not bring back an ECAB member outside it.
-            let settings = self.settings_in(&mut tx, true).await?;
+            let settings = self.settings_in(&mut tx).await?;
             settings.directory.check_ecab_within_cab()?;
             reevaluate_open_changes(&mut tx, by, &settings).await?;
         }
@@ -271,7 +271,7 @@ impl PeopleStore for Repo {
     async fn create_group(&self, by: &Caller, group: NewGroup) -> Result<Group> {
         require(&by.actor, Permission::ManagePeople)?;
         validate::name("name", &group.name)?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let member_ids = user_ids(&mut tx, "members", &group.members).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO groups (name, kind, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -308,13 +308,13 @@ impl PeopleStore for Repo {
         members: Vec<String>,
     ) -> Result<Group> {
         require(&by.actor, Permission::ManagePeople)?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let (id, before) = load_group(&mut tx, name, true)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
         let member_ids = user_ids(&mut tx, "members", &members).await?;
         replace_members(&mut tx, id, &member_ids).await?;
-        let settings = self.settings_in(&mut tx, true).await?;
+        let settings = self.settings_in(&mut tx).await?;
         settings.directory.check_ecab_within_cab()?;
         reevaluate_open_changes(&mut tx, by, &settings).await?;
         let (_, after) = load_group(&mut tx, name, false)

@@ -314,7 +314,7 @@ impl Repo {
             .into());
         }
         let risk_level = assessed.risk.as_ref().map(|risk| risk.risk_level);
-        let settings = self.settings_in(&mut tx, false).await?;
+        let settings = self.settings_in(&mut tx).await?;
         let mut transition = decide_in(
             &mut tx,
             by,

@@ -37,7 +37,7 @@ impl CalendarStore for Repo {
     ) -> Result<BusinessCalendar> {
         require(&by.actor, Permission::ManageSchedule)?;
         let calendar = calendar.validate()?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let before: Option<Json<BusinessCalendar>> = sqlx::query_scalar(sql!(
             "SELECT doc FROM business_calendar WHERE id = 1{FOR_UPDATE}"
         ))
@@ -87,7 +87,7 @@ impl CalendarStore for Repo {
     async fn create_window(&self, by: &Caller, window: NewWindow) -> Result<ChangeWindow> {
         require(&by.actor, Permission::ManageSchedule)?;
         let mut window = window.into_window(0, &by.actor.username, by.now)?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         // The id comes from the row; the document is written with it.
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO windows (name, kind, start_at, end_at, recurring, doc, created_at) \
@@ -148,7 +148,7 @@ impl CalendarStore for Repo {
 
     async fn delete_window(&self, by: &Caller, id: i64) -> Result<ChangeWindow> {
         require(&by.actor, Permission::ManageSchedule)?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let row: Option<(i64, Json<ChangeWindow>)> = sqlx::query_as(sql!(
             "SELECT id, doc FROM windows WHERE id = $1{FOR_UPDATE}"
         ))

@@ -39,8 +39,24 @@ async fn load_settings(tx: &mut Tx) -> Result<Settings> {
 }
 
 impl Repo {
+    /// Begins a write transaction that will change settings: the
+    /// generation row is locked first. Its triggers lock it anyway at the
+    /// first settings write, and taken that late, after row locks of the
+    /// transaction's own (a user `FOR UPDATE`, say), two such writers on
+    /// PostgreSQL could each hold what the other waits for.
+    async fn begin_settings_write(&self) -> Result<Tx> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(sql!(
+            "SELECT value FROM settings_generation WHERE id = 1{FOR_UPDATE}"
+        ))
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx)
+    }
+
     /// The settings as the database holds them now, from memory unless
-    /// they moved: one statement when they did not.
+    /// they moved: one statement when they did not. Read again in one
+    /// snapshot otherwise, and kept.
     async fn settings(&self) -> Result<Arc<Settings>> {
         let generation = settings_generation(&self.pool).await?;
         if let Some(kept) = self.settings.get(generation) {
@@ -49,24 +65,26 @@ impl Repo {
         let mut tx = begin_snapshot(&self.pool).await?;
         let read = Arc::new(load_settings(&mut tx).await?);
         tx.rollback().await?;
-        self.settings.offer(Arc::clone(&read));
+        self.settings.keep(Arc::clone(&read));
         Ok(read)
     }
 
-    /// The settings as the caller's write transaction sees them, from
-    /// memory when the generation it sees is the one kept. Read again
-    /// otherwise, and then kept only if the transaction has not
-    /// `changed_settings` itself: what it wrote is not committed, and may
-    /// never be.
-    async fn settings_in(&self, tx: &mut Tx, changed_settings: bool) -> Result<Arc<Settings>> {
+    /// The settings as the caller's write transaction sees them: from
+    /// memory when that transaction sees the generation kept; otherwise
+    /// those `settings` reads through the pool (committed, in one
+    /// snapshot), when they are of the same generation. A transaction that
+    /// changed settings itself sees a generation nobody committed: it reads
+    /// them itself, and nothing it read is kept, since it may still roll
+    /// back. So only committed settings are ever kept.
+    async fn settings_in(&self, tx: &mut Tx) -> Result<Arc<Settings>> {
         let generation = settings_generation(&mut **tx).await?;
         if let Some(kept) = self.settings.get(generation) {
             return Ok(kept);
         }
-        let read = Arc::new(load_settings(tx).await?);
-        if !changed_settings {
-            self.settings.offer(Arc::clone(&read));
+        let committed = self.settings().await?;
+        if committed.generation == generation {
+            return Ok(committed);
         }
-        Ok(read)
+        Ok(Arc::new(load_settings(tx).await?))
     }
 }

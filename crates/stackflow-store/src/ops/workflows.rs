@@ -174,7 +174,7 @@ impl Repo {
             Channel::System,
             Utc::now(),
         );
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let any: Option<String> = sqlx::query_scalar("SELECT name FROM workflows LIMIT 1")
             .fetch_optional(&mut *tx)
             .await?;
@@ -249,7 +249,7 @@ impl WorkflowStore for Repo {
         document: WorkflowDocument,
     ) -> Result<StoredWorkflow> {
         require(&by.actor, Permission::ManageWorkflows)?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         validate_workflow_in(&mut tx, &document).await?;
         if workflow_version(&mut tx, &document.name, None, true)
             .await?
@@ -282,7 +282,7 @@ impl WorkflowStore for Repo {
         document: WorkflowDocument,
     ) -> Result<StoredWorkflow> {
         require(&by.actor, Permission::ManageWorkflows)?;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_settings_write().await?;
         let current = workflow_version(&mut tx, name, None, true)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("workflow {name}")))?;

@@ -383,3 +383,56 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    settings_writers_at_the_same_moment_queue_and_never_deadlock,
+    |app| async move {
+        // Editing bob locks his row; setting the CAB's members checks it
+        // (a foreign key) after writing the group. Both move the settings
+        // generation, whose row each now locks first: on PostgreSQL, taken
+        // at the first settings write instead, each held what the other
+        // waited for and one of them failed.
+        const ROUNDS: usize = 40;
+        for round in 0..ROUNDS {
+            let name = format!("Bob, round {round}");
+            let members = if round % 2 == 0 {
+                json!(["bob", "carol", "dave", "erin", "olga"])
+            } else {
+                json!(["bob", "carol", "dave", "erin"])
+            };
+            let replies = all_at_once(&app, 2, {
+                let name = name.clone();
+                let members = members.clone();
+                move |app, i| {
+                    let (name, members) = (name.clone(), members.clone());
+                    async move {
+                        if i == 0 {
+                            app.patch("/api/users/bob", "admin", json!({"display_name": name}))
+                                .await
+                        } else {
+                            app.call(Method::PUT, "/api/groups/CAB/members")
+                                .by("admin")
+                                .json(&json!({"members": members}))
+                                .send()
+                                .await
+                        }
+                    }
+                }
+            })
+            .await;
+            for reply in replies {
+                reply.expect(StatusCode::OK);
+            }
+            let bob = app
+                .get("/api/users/bob", "admin")
+                .await
+                .expect(StatusCode::OK);
+            assert_eq!(bob["display_name"], name.as_str(), "round {round}");
+            let cab = app
+                .get("/api/groups/CAB", "admin")
+                .await
+                .expect(StatusCode::OK);
+            assert_eq!(cab["members"], members, "round {round}");
+        }
+    }
+);
