@@ -99,7 +99,7 @@ async fn replace_members(tx: &mut Tx, group_id: i64, member_ids: &[i64]) -> Resu
     Ok(())
 }
 
-async fn load_directory(tx: &mut Tx) -> Result<Directory> {
+async fn load_directory(tx: &mut Transaction<'_, Db>) -> Result<Directory> {
     let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT g.name, g.kind, u.username FROM groups g \
          LEFT JOIN group_members m ON m.group_id = g.id \
@@ -237,7 +237,8 @@ impl PeopleStore for Repo {
         if after.active != before.active {
             // Reactivating someone taken out of the CAB while inactive must
             // not bring back an ECAB member outside it.
-            let settings = self.settings_in(&mut tx).await?;
+            // Changed by this transaction: read in it, never kept.
+            let settings = load_settings(&mut tx).await?;
             settings.directory.check_ecab_within_cab()?;
             reevaluate_open_changes(&mut tx, by, &settings).await?;
         }
@@ -314,7 +315,8 @@ impl PeopleStore for Repo {
             .ok_or_else(|| StoreError::NotFound(format!("group `{name}`")))?;
         let member_ids = user_ids(&mut tx, "members", &members).await?;
         replace_members(&mut tx, id, &member_ids).await?;
-        let settings = self.settings_in(&mut tx).await?;
+        // Changed by this transaction: read in it, never kept.
+        let settings = load_settings(&mut tx).await?;
         settings.directory.check_ecab_within_cab()?;
         reevaluate_open_changes(&mut tx, by, &settings).await?;
         let (_, after) = load_group(&mut tx, name, false)

@@ -7,7 +7,7 @@ const CALENDAR_KEY: &str = "calendar";
 
 /// The business calendar as this transaction sees it (the default one
 /// until one is set).
-async fn calendar_in(tx: &mut Tx) -> Result<BusinessCalendar> {
+async fn calendar_in(tx: &mut Transaction<'_, Db>) -> Result<BusinessCalendar> {
     let row: Option<Json<BusinessCalendar>> =
         sqlx::query_scalar("SELECT doc FROM business_calendar WHERE id = 1")
             .fetch_optional(&mut **tx)
@@ -16,7 +16,7 @@ async fn calendar_in(tx: &mut Tx) -> Result<BusinessCalendar> {
 }
 
 /// Every maintenance and blackout window as this transaction sees them.
-async fn windows_in(tx: &mut Tx) -> Result<Vec<ChangeWindow>> {
+async fn windows_in(tx: &mut Transaction<'_, Db>) -> Result<Vec<ChangeWindow>> {
     let rows: Vec<(i64, Json<ChangeWindow>)> =
         sqlx::query_as("SELECT id, doc FROM windows ORDER BY id")
             .fetch_all(&mut **tx)

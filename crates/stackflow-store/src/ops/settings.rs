@@ -15,7 +15,7 @@ async fn settings_generation<'e>(
 /// Reads every setting in the caller's transaction, the generation first:
 /// in a snapshot the settings are then exactly those of that generation,
 /// and under PostgreSQL's read committed no older than it.
-async fn load_settings(tx: &mut Tx) -> Result<Settings> {
+async fn load_settings(tx: &mut Transaction<'_, Db>) -> Result<Settings> {
     let generation = settings_generation(&mut **tx).await?;
     let directory = load_directory(tx).await?;
     let workflows = current_workflows(tx)
@@ -43,47 +43,68 @@ impl Repo {
     /// generation row is locked first. Its triggers lock it anyway at the
     /// first settings write, and taken that late, after row locks of the
     /// transaction's own (a user `FOR UPDATE`, say), two such writers on
-    /// PostgreSQL could each hold what the other waits for.
+    /// PostgreSQL could each hold what the other waits for. (SQLite's
+    /// writers queue for the one write lock already.)
     async fn begin_settings_write(&self) -> Result<Tx> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(sql!(
-            "SELECT value FROM settings_generation WHERE id = 1{FOR_UPDATE}"
-        ))
-        .execute(&mut *tx)
-        .await?;
+        if !FOR_UPDATE.is_empty() {
+            sqlx::query(sql!(
+                "SELECT value FROM settings_generation WHERE id = 1{FOR_UPDATE}"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
         Ok(tx)
     }
 
     /// The settings as the database holds them now, from memory unless
-    /// they moved: one statement when they did not. Read again in one
-    /// snapshot otherwise, and kept.
+    /// they moved: one statement when they did not.
     async fn settings(&self) -> Result<Arc<Settings>> {
-        let generation = settings_generation(&self.pool).await?;
+        let mut connection = self.pool.acquire().await?;
+        self.settings_on(&mut connection).await
+    }
+
+    /// `settings`, on a connection of the pool (outside any transaction):
+    /// read again in one snapshot when the generation moved, and kept.
+    async fn settings_on(
+        &self,
+        connection: &mut sqlx::pool::PoolConnection<Db>,
+    ) -> Result<Arc<Settings>> {
+        let generation = settings_generation(&mut **connection).await?;
         if let Some(kept) = self.settings.get(generation) {
             return Ok(kept);
         }
-        let mut tx = begin_snapshot(&self.pool).await?;
-        let read = Arc::new(load_settings(&mut tx).await?);
-        tx.rollback().await?;
+        let mut snapshot = match BEGIN_SNAPSHOT {
+            Some(statement) => {
+                sqlx::Connection::begin_with(&mut **connection, AssertSqlSafe(statement)).await?
+            }
+            None => sqlx::Connection::begin(&mut **connection).await?,
+        };
+        let read = Arc::new(load_settings(&mut snapshot).await?);
+        snapshot.rollback().await?;
         self.settings.keep(Arc::clone(&read));
         Ok(read)
     }
 
-    /// The settings as the caller's write transaction sees them: from
-    /// memory when that transaction sees the generation kept; otherwise
-    /// those `settings` reads through the pool (committed, in one
-    /// snapshot), when they are of the same generation. A transaction that
-    /// changed settings itself sees a generation nobody committed: it reads
-    /// them itself, and nothing it read is kept, since it may still roll
-    /// back. So only committed settings are ever kept.
+    /// The settings as the caller's write transaction sees them, when it
+    /// has not changed them itself: from memory when it sees the
+    /// generation kept. Otherwise from a free connection of the pool
+    /// (committed settings, in one snapshot, kept), when they are at least
+    /// as new as the transaction's (under PostgreSQL's read committed, the
+    /// transaction's next statement would see them too). Else read in the
+    /// transaction and not kept. A busy pool is not waited for: this
+    /// transaction holds a connection already, and under load every
+    /// connection could end up held by a transaction waiting for another.
     async fn settings_in(&self, tx: &mut Tx) -> Result<Arc<Settings>> {
         let generation = settings_generation(&mut **tx).await?;
         if let Some(kept) = self.settings.get(generation) {
             return Ok(kept);
         }
-        let committed = self.settings().await?;
-        if committed.generation == generation {
-            return Ok(committed);
+        if let Some(mut connection) = self.pool.try_acquire() {
+            let committed = self.settings_on(&mut connection).await?;
+            if committed.generation >= generation {
+                return Ok(committed);
+            }
         }
         Ok(Arc::new(load_settings(tx).await?))
     }

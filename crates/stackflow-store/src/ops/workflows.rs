@@ -24,7 +24,7 @@ fn workflow_of(row: WorkflowRow) -> Result<StoredWorkflow> {
 }
 
 /// The current version of every workflow, by name.
-async fn current_workflows(tx: &mut Tx) -> Result<Vec<StoredWorkflow>> {
+async fn current_workflows(tx: &mut Transaction<'_, Db>) -> Result<Vec<StoredWorkflow>> {
     let rows: Vec<WorkflowRow> = sqlx::query_as(sql!(
         "SELECT {WORKFLOW_COLUMNS} FROM workflows w \
          WHERE w.version = (SELECT MAX(x.version) FROM workflows x WHERE x.name = w.name) \
@@ -153,7 +153,7 @@ async fn ci_facts(tx: &mut Tx, cis: &[String]) -> Result<(Vec<String>, Vec<Strin
 }
 
 /// Every active user with their role, for `role` approvers.
-async fn active_users(tx: &mut Tx) -> Result<Vec<Actor>> {
+async fn active_users(tx: &mut Transaction<'_, Db>) -> Result<Vec<Actor>> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT username, role FROM users WHERE active = $1 ORDER BY username")
             .bind(true)
