@@ -4,6 +4,7 @@
 //! anywhere applies at the next request.
 
 use crate::fixtures::*;
+use crate::support::TestApp;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
@@ -105,5 +106,41 @@ backend_test!(
             app.get("/api/windows", "max").await.expect(StatusCode::OK)["items"],
             json!([])
         );
+    }
+);
+
+backend_test!(
+    settings_are_read_again_only_when_the_generation_moves,
+    |app| async move {
+        let windows = |app: TestApp| async move {
+            app.get("/api/windows", "max").await.expect(StatusCode::OK)["items"]
+                .as_array()
+                .map(Vec::len)
+        };
+        app.post(
+            "/api/windows",
+            "max",
+            json!({"name": "Sunday maintenance", "kind": "maintenance",
+                "start": "2026-11-29T02:00:00Z", "end": "2026-11-29T06:00:00Z"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        assert_eq!(windows(app.clone()).await, Some(1));
+
+        // A write that takes the generation back to where it was, as a
+        // restore or a write with triggers disabled would: the server
+        // still answers from what it keeps, which is why such writes ask
+        // for a restart (docs/configuration.md).
+        app.execute_raw(&[
+            "DELETE FROM windows",
+            "UPDATE settings_generation SET value = value - 1 WHERE id = 1",
+        ])
+        .await;
+        assert_eq!(windows(app.clone()).await, Some(1), "kept, not read again");
+
+        // Once the number moves, the next request reads them again.
+        app.execute_raw(&["UPDATE settings_generation SET value = value + 1 WHERE id = 1"])
+            .await;
+        assert_eq!(windows(app.clone()).await, Some(0));
     }
 );
