@@ -50,10 +50,7 @@ type OutcomeRow = (i64, String, String, String, DateTime<Utc>);
 #[async_trait]
 impl CabStore for Repo {
     async fn cab_schedule(&self) -> Result<CabScheduleState> {
-        let mut tx = self.pool.begin().await?;
-        let state = read_cab_schedule(&mut tx).await?;
-        tx.commit().await?;
-        Ok(state)
+        Ok(self.settings().await?.cab.clone())
     }
 
     async fn put_cab_schedule(

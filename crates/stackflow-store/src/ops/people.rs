@@ -361,10 +361,7 @@ impl PeopleStore for Repo {
     }
 
     async fn directory(&self) -> Result<Directory> {
-        let mut tx = self.pool.begin().await?;
-        let directory = load_directory(&mut tx).await?;
-        tx.commit().await?;
-        Ok(directory)
+        Ok(self.settings().await?.directory.clone())
     }
 
     async fn create_token(

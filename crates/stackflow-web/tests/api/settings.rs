@@ -54,6 +54,10 @@ backend_test!(
         other.store.close().await;
 
         // This server sees all three at its next request.
+        assert_eq!(
+            app.approvals(&number).await["stages"][0]["lanes"][0]["eligible_approvers"],
+            json!(["dave"])
+        );
         app.try_vote(&number, "ivan", "approved")
             .await
             .problem(StatusCode::FORBIDDEN, "not_an_approver");
