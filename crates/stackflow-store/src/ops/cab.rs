@@ -19,7 +19,10 @@ async fn read_cab_schedule(tx: &mut Tx) -> Result<CabScheduleState> {
 }
 
 /// The schedule in force, for a caller that has read the calendar already.
-async fn cab_schedule_with(tx: &mut Transaction<'_, Db>, calendar: &BusinessCalendar) -> Result<CabScheduleState> {
+async fn cab_schedule_with(
+    tx: &mut Transaction<'_, Db>,
+    calendar: &BusinessCalendar,
+) -> Result<CabScheduleState> {
     let zone = calendar.time_zone;
     let row: Option<(Json<CabSchedule>, DateTime<Utc>)> =
         sqlx::query_as("SELECT doc, updated_at FROM cab_schedule WHERE id = 1")

@@ -475,8 +475,7 @@ impl Repo {
         let is_edit = matches!(action, Action::Edit(_));
         let is_submit = matches!(action, Action::Submit);
         let settings = self.settings_in(&mut tx).await?;
-        let mut transition =
-            decide_in(&mut tx, by, (id, &before), &settings, action, None).await?;
+        let mut transition = decide_in(&mut tx, by, (id, &before), &settings, action, None).await?;
         if is_submit {
             return Err(Refusal::conflict(
                 "risk_not_assessed",

@@ -23,7 +23,6 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Transaction};
-use std::sync::Arc;
 use stackflow_core::cab::{CabOutcome, CabSchedule, Meeting, default_schedule};
 use stackflow_core::conflict::{self, Conflict};
 use stackflow_core::impact::{CmdbChange, CmdbSink};
@@ -35,8 +34,8 @@ use stackflow_core::task::{
 };
 use stackflow_core::validate;
 use stackflow_core::workflow::{
-    ApproverSpec, ChangeFacts, SelectedWorkflow, WorkflowDocument, default_workflows,
-    select, validate as validate_workflow,
+    ApproverSpec, ChangeFacts, SelectedWorkflow, WorkflowDocument, default_workflows, select,
+    validate as validate_workflow,
 };
 use stackflow_core::{
     Action, Actor, BusinessCalendar, CalendarDocument, Change, ChangeDraft, ChangeNumber,
@@ -44,6 +43,7 @@ use stackflow_core::{
     NewWindow, Notification, Refusal, Role, TaskState, Template, Transition, Vote, decide,
     lifecycle::{may_manage_tasks, reevaluate},
 };
+use std::sync::Arc;
 
 type Tx = Transaction<'static, Db>;
 

@@ -2,9 +2,7 @@
 // while `settings_generation` stays put (see `crate::settings`).
 
 /// The generation of the settings this connection or transaction sees.
-async fn settings_generation<'e>(
-    executor: impl sqlx::Executor<'e, Database = Db>,
-) -> Result<i64> {
+async fn settings_generation<'e>(executor: impl sqlx::Executor<'e, Database = Db>) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT value FROM settings_generation WHERE id = 1")
             .fetch_one(executor)
