@@ -8,6 +8,18 @@ use crate::support::TestApp;
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
+/// Adds a maintenance window through the API, as a change manager.
+async fn add_sunday_maintenance(app: &TestApp) {
+    app.post(
+        "/api/windows",
+        "max",
+        json!({"name": "Sunday maintenance", "kind": "maintenance",
+            "start": "2026-11-29T02:00:00Z", "end": "2026-11-29T06:00:00Z"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+}
+
 backend_test!(
     settings_changed_by_another_instance_apply_at_once,
     |app| async move {
@@ -89,14 +101,7 @@ backend_test!(
 backend_test!(
     settings_written_in_plain_sql_apply_at_once,
     |app| async move {
-        app.post(
-            "/api/windows",
-            "max",
-            json!({"name": "Sunday maintenance", "kind": "maintenance",
-            "start": "2026-11-29T02:00:00Z", "end": "2026-11-29T06:00:00Z"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
+        add_sunday_maintenance(&app).await;
         let listed = app.get("/api/windows", "max").await.expect(StatusCode::OK);
         assert_eq!(
             listed["items"].as_array().map(Vec::len),
@@ -121,14 +126,7 @@ backend_test!(
                 .as_array()
                 .map(Vec::len)
         };
-        app.post(
-            "/api/windows",
-            "max",
-            json!({"name": "Sunday maintenance", "kind": "maintenance",
-                "start": "2026-11-29T02:00:00Z", "end": "2026-11-29T06:00:00Z"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
+        add_sunday_maintenance(&app).await;
         assert_eq!(windows(app.clone()).await, Some(1));
 
         // A write that takes the generation back to where it was, as a
