@@ -19,12 +19,14 @@ mod sqlite;
 pub mod testing;
 pub mod transfer;
 mod workflows;
+mod writer_use;
 
 pub use cab::{AgendaEntry, CabScheduleState, CabStore, OutcomeItem, RecordedOutcome};
 pub use error::{Result, StoreError};
 pub use jobs::{Job, JobKind, NewJob, TimerOutcome, agenda_mail_job};
 pub use model::*;
 pub use workflows::{SYSTEM_AUTHOR, StoredWorkflow, WorkflowHistory, WorkflowVersion};
+pub use writer_use::{WriterReading, WriterUse};
 
 use async_trait::async_trait;
 use stackflow_core::impact::{CmdbChange, CmdbSink};
@@ -363,6 +365,10 @@ pub trait BenchmarkStore: Send + Sync {
     async fn settle_for_benchmark(&self) -> Result<()>;
     /// Row counts of the main tables, to print beside benchmark figures.
     async fn table_counts_for_benchmark(&self) -> Result<Vec<(&'static str, i64)>>;
+    /// SQLite: how much the one writer connection has been used so far,
+    /// to compare two readings ([`WriterUse::between`]). `None` on
+    /// PostgreSQL, where no one connection carries every write.
+    fn writer_reading(&self) -> Option<WriterReading>;
 }
 
 /// The change schedule: changes with planned windows in a range (see

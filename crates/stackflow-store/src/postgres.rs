@@ -74,6 +74,12 @@ impl Repo {
     fn writer(&self) -> &sqlx::Pool<Db> {
         &self.pool
     }
+
+    /// No meter: PostgreSQL's writers run side by side on the pool's
+    /// connections, so no one connection bounds the write rate.
+    fn meter_reading(&self) -> Option<crate::writer_use::WriterReading> {
+        None
+    }
 }
 
 /// Runs a write operation in the caller's task: PostgreSQL's connections

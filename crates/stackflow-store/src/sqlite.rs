@@ -65,6 +65,8 @@ pub struct Repo {
     writer_thread: std::sync::Arc<WriterThread>,
     /// The organisation's settings last read (see `crate::settings`).
     settings: std::sync::Arc<crate::settings::SettingsCache>,
+    /// How busy `writer`'s one connection is (see `crate::writer_use`).
+    writer_meter: std::sync::Arc<crate::writer_use::WriterMeter>,
 }
 
 /// A thread of its own running one async task at a time: the write
@@ -139,9 +141,15 @@ impl Repo {
             .max_connections(8)
             .connect_with(options.clone())
             .await?;
+        let writer_meter = std::sync::Arc::new(crate::writer_use::WriterMeter::default());
+        let meter = writer_meter.clone();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .before_acquire(move |_, taken| {
+                meter.taken(taken.idle_for);
+                Box::pin(async { Ok(true) })
+            })
             .connect_with(options)
             .await?;
         Ok(Repo {
@@ -149,6 +157,7 @@ impl Repo {
             writer,
             writer_thread: std::sync::Arc::new(WriterThread::start()?),
             settings: Default::default(),
+            writer_meter,
         })
     }
 
@@ -161,6 +170,11 @@ impl Repo {
     /// on the same file still meet the busy timeout.)
     fn writer(&self) -> &sqlx::Pool<Db> {
         &self.writer
+    }
+
+    /// The writer connection's meter now (see `crate::writer_use`).
+    fn meter_reading(&self) -> Option<crate::writer_use::WriterReading> {
+        Some(self.writer_meter.reading())
     }
 }
 

@@ -174,4 +174,8 @@ impl BenchmarkStore for Repo {
         }
         Ok(counts)
     }
+
+    fn writer_reading(&self) -> Option<crate::WriterReading> {
+        self.meter_reading()
+    }
 }

@@ -19,9 +19,10 @@ mod prepare;
 mod report;
 mod text;
 
+use super::cpu::{CpuSample, CpuUse};
 use crate::synthetic;
 use anyhow::{Context, bail};
-use stackflow_store::Store;
+use stackflow_store::{Store, WriterUse};
 use stackflow_web::clock::SystemClock;
 use stackflow_web::{AppState, router};
 use std::sync::Arc;
@@ -193,10 +194,17 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
             }))
         })
         .collect();
+    // The process's CPU over the measured window: the server, the job
+    // worker and the clients alike, as they share the machine.
+    tokio::time::sleep_until(measure_from.into()).await;
+    let cpu_from = CpuSample::now();
+    let writer_from = store.writer_reading();
     let mut outcomes = Vec::with_capacity(clients.len());
     for client in clients {
         outcomes.push(client.await.context("a client panicked")??);
     }
+    let cpu_until = CpuSample::now();
+    let writer_until = store.writer_reading();
     server.abort();
     jobs.abort();
     let finished = (outcomes.iter())
@@ -207,6 +215,13 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
 
     let summary = report::Summary::of(&mut outcomes, window);
     summary.print();
+    if let (Some(from), Some(until), Some(pairs)) = (&cpu_from, &cpu_until, summary.pairs()) {
+        println!("\n{}", CpuUse::between(from, until).describe(pairs, window));
+    }
+    if let (Some(from), Some(until), Some(pairs)) = (&writer_from, &writer_until, summary.pairs()) {
+        let used = WriterUse::between(from, until);
+        println!("{}", report::describe_writer(&used, pairs));
+    }
     let after = store.table_counts_for_benchmark().await?;
     report::print_counts("database after the run", &after);
     let due: Vec<String> = (due_jobs(&store).await?.iter())

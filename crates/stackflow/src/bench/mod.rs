@@ -4,6 +4,7 @@
 
 mod api;
 mod cmdb;
+mod cpu;
 mod impact;
 mod import;
 mod stats;

@@ -4,6 +4,7 @@
 use super::client::{Op, Outcome};
 use crate::bench::stats::Percentiles;
 use hyper::StatusCode;
+use stackflow_store::WriterUse;
 use std::time::Duration;
 
 /// iTop, the open-source peer, on this kind of machine with 4 clients:
@@ -78,6 +79,11 @@ impl Summary {
 
     fn row(&self, label: &str) -> Option<&Row> {
         self.rows.iter().find(|row| row.label == label)
+    }
+
+    /// How many create+submit pairs were measured.
+    pub fn pairs(&self) -> Option<usize> {
+        self.row("create+submit").map(|row| row.count)
     }
 
     /// Prints the table per operation, the targets and the iTop ratio.
@@ -169,6 +175,25 @@ pub(super) fn print_counts(title: &str, counts: &[(&'static str, i64)]) {
     println!("{title}: {}", line.join(", "));
 }
 
+/// What SQLite's one writer connection did over the measured window, per
+/// create+submit pair: every write transaction runs on it in turn, so the
+/// time each pair holds it bounds the rate.
+pub(super) fn describe_writer(used: &WriterUse, pairs: usize) -> String {
+    let pairs = pairs.max(1) as f64;
+    let per_pair = used.busy.as_secs_f64() / pairs;
+    format!(
+        "SQLite's writer connection: {} write transactions ({:.2} per create+submit), held {:.0}% \
+         of the window, {:.2} ms each: {:.2} ms per create+submit, at most {:.0} a second while \
+         every write waits for it",
+        used.transactions,
+        used.transactions as f64 / pairs,
+        used.busy_share() * 100.0,
+        used.held_per_transaction().as_secs_f64() * 1000.0,
+        per_pair * 1000.0,
+        1.0 / per_pair.max(1e-9),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +225,20 @@ mod tests {
         // 1 pair/s is far below 1,500/s; p99 30 ms > 20 ms; risk 2 ms <= 5 ms;
         // list p99 12 ms > 10 ms.
         assert_eq!(verdicts, [false, false, true, false]);
+    }
+
+    #[test]
+    fn the_writer_line_bounds_the_rate_by_its_time_per_pair() {
+        let used = WriterUse {
+            transactions: 2_000,
+            busy: Duration::from_millis(3_600),
+            window: Duration::from_secs(4),
+        };
+        assert_eq!(
+            describe_writer(&used, 1_000),
+            "SQLite's writer connection: 2000 write transactions (2.00 per create+submit), held 90% \
+             of the window, 1.80 ms each: 3.60 ms per create+submit, at most 278 a second while \
+             every write waits for it"
+        );
     }
 }
