@@ -53,6 +53,10 @@ pub struct Repo {
     pool: sqlx::Pool<Db>,
     /// The organisation's settings last read (see `crate::settings`).
     settings: std::sync::Arc<crate::settings::SettingsCache>,
+    /// None: PostgreSQL's writers run side by side on the pool's
+    /// connections, so no one connection bounds the write rate (see
+    /// `crate::writer_use`).
+    writer_meter: Option<std::sync::Arc<crate::writer_use::WriterMeter>>,
 }
 
 impl Repo {
@@ -66,6 +70,7 @@ impl Repo {
         Ok(Repo {
             pool,
             settings: Default::default(),
+            writer_meter: None,
         })
     }
 
@@ -73,12 +78,6 @@ impl Repo {
     /// lock the rows they change).
     fn writer(&self) -> &sqlx::Pool<Db> {
         &self.pool
-    }
-
-    /// No meter: PostgreSQL's writers run side by side on the pool's
-    /// connections, so no one connection bounds the write rate.
-    fn meter_reading(&self) -> Option<crate::writer_use::WriterReading> {
-        None
     }
 }
 

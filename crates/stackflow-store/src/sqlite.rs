@@ -66,7 +66,7 @@ pub struct Repo {
     /// The organisation's settings last read (see `crate::settings`).
     settings: std::sync::Arc<crate::settings::SettingsCache>,
     /// How busy `writer`'s one connection is (see `crate::writer_use`).
-    writer_meter: std::sync::Arc<crate::writer_use::WriterMeter>,
+    writer_meter: Option<std::sync::Arc<crate::writer_use::WriterMeter>>,
 }
 
 /// A thread of its own running one async task at a time: the write
@@ -137,17 +137,39 @@ impl Repo {
             // commit short: at 1M changes the create+submit p99 went from
             // 19.6 to 17.2 ms (docs/benchmarks.md).
             .pragma("wal_autocheckpoint", "250");
+        // No ping before a connection is handed out (sqlx's default): a
+        // connection to a file in this process does not go away, and the
+        // ping is one more round trip to the connection's thread for every
+        // read and every write transaction. At 100k CIs, 4 clients: context
+        // switches per iteration 190 → 157, 232 → 257 pairs/s (medians of
+        // three, docs/benchmarks.md). sqlx still pings on release, which
+        // also ends a transaction a dropped caller left open.
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        let writer_meter = std::sync::Arc::new(crate::writer_use::WriterMeter::default());
-        let meter = writer_meter.clone();
+        let meter = std::sync::Arc::new(crate::writer_use::WriterMeter::default());
+        let (on_connect, on_acquire, on_release) = (meter.clone(), meter.clone(), meter.clone());
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
+            // The one writer connection is kept for the life of the store:
+            // nothing to gain from closing it when idle or old, and the
+            // meter sees every holding of it.
+            .idle_timeout(None)
+            .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(30))
-            .before_acquire(move |_, taken| {
-                meter.taken(taken.idle_for);
+            .after_connect(move |_, _| {
+                on_connect.taken(std::time::Instant::now());
+                Box::pin(async { Ok(()) })
+            })
+            .before_acquire(move |_, _| {
+                on_acquire.taken(std::time::Instant::now());
+                Box::pin(async { Ok(true) })
+            })
+            .after_release(move |_, _| {
+                on_release.released(std::time::Instant::now());
                 Box::pin(async { Ok(true) })
             })
             .connect_with(options)
@@ -157,7 +179,7 @@ impl Repo {
             writer,
             writer_thread: std::sync::Arc::new(WriterThread::start()?),
             settings: Default::default(),
-            writer_meter,
+            writer_meter: Some(meter),
         })
     }
 
@@ -170,11 +192,6 @@ impl Repo {
     /// on the same file still meet the busy timeout.)
     fn writer(&self) -> &sqlx::Pool<Db> {
         &self.writer
-    }
-
-    /// The writer connection's meter now (see `crate::writer_use`).
-    fn meter_reading(&self) -> Option<crate::writer_use::WriterReading> {
-        Some(self.writer_meter.reading())
     }
 }
 

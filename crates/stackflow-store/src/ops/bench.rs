@@ -176,6 +176,7 @@ impl BenchmarkStore for Repo {
     }
 
     fn writer_reading(&self) -> Option<crate::WriterReading> {
-        self.meter_reading()
+        let meter = self.writer_meter.as_ref()?;
+        Some(meter.reading(std::time::Instant::now()))
     }
 }

@@ -436,3 +436,28 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    the_writer_meter_counts_each_write_transaction_and_its_time,
+    |app| async move {
+        let start = app.store.writer_reading();
+        let mut numbers = Vec::new();
+        for _ in 0..3 {
+            numbers.push(app.create("alice", normal_draft()).await);
+        }
+        // Reads begin no write transaction.
+        app.change(&numbers[0]).await;
+        let end = app.store.writer_reading();
+        match app.store.backend() {
+            stackflow_store::Backend::Sqlite => {
+                let (start, end) = (start.expect("a reading"), end.expect("a reading"));
+                let used = stackflow_store::WriterUse::between(&start, &end);
+                assert_eq!(used.transactions, 3, "{used:?}");
+                assert!(used.busy > std::time::Duration::ZERO, "{used:?}");
+                assert!(used.busy <= used.window, "{used:?}");
+            }
+            // Writers run side by side on the pool: no one connection to meter.
+            stackflow_store::Backend::Postgres => assert_eq!((start, end), (None, None)),
+        }
+    }
+);

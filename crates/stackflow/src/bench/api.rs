@@ -216,7 +216,11 @@ pub async fn run(store: Arc<dyn Store>, args: &ApiBenchArgs) -> anyhow::Result<(
     let summary = report::Summary::of(&mut outcomes, window);
     summary.print();
     if let (Some(from), Some(until), Some(pairs)) = (&cpu_from, &cpu_until, summary.pairs()) {
-        println!("\n{}", CpuUse::between(from, until).describe(pairs, window));
+        let used = CpuUse::between(from, until);
+        println!(
+            "\n{}",
+            used.describe("create, submit, a list, a risk read", pairs)
+        );
     }
     if let (Some(from), Some(until), Some(pairs)) = (&writer_from, &writer_until, summary.pairs()) {
         let used = WriterUse::between(from, until);

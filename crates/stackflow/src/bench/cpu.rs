@@ -1,18 +1,18 @@
 //! The process's CPU time and context switches, read from Linux's `/proc`,
 //! so a benchmark can print what each iteration cost in CPU beside its
-//! rate.
+//! rate, and which threads spent it.
 //!
-//! Why: on a shared machine the rate of the same build moves by a tenth or
-//! more from run to run with what the neighbours do, while the CPU time an
-//! iteration takes moves far less. Comparing builds by CPU per iteration
-//! shows a change the rate's noise hides. Elsewhere than Linux nothing is
-//! read and nothing printed.
+//! Why: a rate alone does not say where the time went. The split by thread
+//! (the async runtime's workers, SQLite's connection threads, the writer)
+//! and the context switches per iteration show what a change of build
+//! moved. Elsewhere than Linux nothing is read and nothing printed.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Clock ticks per second of `/proc/self/stat`'s times: `USER_HZ`, which
-/// Linux fixes at 100 on every architecture it reports to user space.
+/// Clock ticks per second of `/proc/self/stat`'s times: `USER_HZ`, 100 on
+/// x86 and ARM Linux, the machines this runs on (Alpha's 1,024 would
+/// scale every figure).
 const TICKS_PER_SECOND: u64 = 100;
 
 /// What the process had used at one moment.
@@ -24,6 +24,8 @@ pub struct CpuSample {
     pub system: Duration,
     /// The threads alive at the moment, by thread id.
     pub threads: BTreeMap<u32, ThreadSample>,
+    /// When it was read.
+    pub at: Instant,
 }
 
 /// What one thread had used.
@@ -68,6 +70,7 @@ impl CpuSample {
             user,
             system,
             threads,
+            at: Instant::now(),
         })
     }
 }
@@ -75,22 +78,30 @@ impl CpuSample {
 /// What a stretch of work used: the difference of two samples.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CpuUse {
+    /// User-mode CPU time of the whole process, ended threads included.
     pub user: Duration,
+    /// Kernel CPU time of the whole process.
     pub system: Duration,
-    /// By thread name, over the threads alive at both ends: CPU time and
-    /// context switches, busiest first.
+    /// By thread name, over the threads alive at the end (one started
+    /// since the first sample counts from zero; one that ended takes its
+    /// figures with it): CPU time and context switches, busiest first.
     pub by_name: Vec<(String, Duration, u64)>,
+    /// The time between the samples.
+    pub span: Duration,
 }
 
 impl CpuUse {
+    /// What was used from `start` to `end`.
     pub fn between(start: &CpuSample, end: &CpuSample) -> CpuUse {
         let mut by_name: BTreeMap<&str, (Duration, u64)> = BTreeMap::new();
         for (tid, last) in &end.threads {
-            if let Some(first) = start.threads.get(tid) {
-                let entry = by_name.entry(last.name.as_str()).or_default();
-                entry.0 += last.cpu.saturating_sub(first.cpu);
-                entry.1 += last.switches.saturating_sub(first.switches);
-            }
+            let (cpu, switches) = start
+                .threads
+                .get(tid)
+                .map_or((Duration::ZERO, 0), |first| (first.cpu, first.switches));
+            let entry = by_name.entry(last.name.as_str()).or_default();
+            entry.0 += last.cpu.saturating_sub(cpu);
+            entry.1 += last.switches.saturating_sub(switches);
         }
         let mut by_name: Vec<(String, Duration, u64)> = by_name
             .into_iter()
@@ -101,26 +112,28 @@ impl CpuUse {
             user: end.user.saturating_sub(start.user),
             system: end.system.saturating_sub(start.system),
             by_name,
+            span: end.at.saturating_duration_since(start.at),
         }
     }
 
-    /// The lines a benchmark prints: CPU per iteration, split user and
-    /// kernel, the cores used over `window`, then the same per iteration
-    /// by thread name, with context switches.
-    pub fn describe(&self, iterations: usize, window: Duration) -> String {
+    /// The lines a benchmark prints: CPU per `iteration` (what one is, in
+    /// words), split user and kernel, the cores used between the samples,
+    /// then the same per iteration by thread name, with context switches
+    /// (of the threads alive at the end).
+    pub fn describe(&self, iteration: &str, iterations: usize) -> String {
         let n = iterations.max(1) as f64;
         let per = |d: Duration| d.as_secs_f64() * 1000.0 / n;
         let total = self.user + self.system;
         let switches: u64 = self.by_name.iter().map(|(_, _, s)| s).sum();
         let mut text = format!(
-            "CPU per create+submit iteration: {:.2} ms ({:.2} user, {:.2} kernel), {:.0} context \
-             switches; {:.2} cores busy over the {:.1} s window",
+            "CPU per iteration ({iteration}): {:.2} ms ({:.2} user, {:.2} kernel), {:.0} context \
+             switches; {:.2} cores busy over {:.1} s",
             per(total),
             per(self.user),
             per(self.system),
             switches as f64 / n,
-            total.as_secs_f64() / window.as_secs_f64().max(1e-9),
-            window.as_secs_f64(),
+            total.as_secs_f64() / self.span.as_secs_f64().max(1e-9),
+            self.span.as_secs_f64(),
         );
         // Threads that did nothing worth a figure (the process's main
         // thread, waiting for the run to end) are left out.
@@ -211,6 +224,7 @@ mod tests {
 
     #[test]
     fn use_is_the_difference_shared_by_the_iterations_and_grouped_by_thread_name() {
+        let t0 = Instant::now();
         let start = CpuSample {
             user: Duration::from_millis(1_000),
             system: Duration::from_millis(500),
@@ -221,6 +235,7 @@ mod tests {
                 (4, thread("gone", 10, 1)),
                 (6, thread("idle", 1, 0)),
             ]),
+            at: t0,
         };
         let end = CpuSample {
             user: Duration::from_millis(3_000),
@@ -229,29 +244,31 @@ mod tests {
                 (1, thread("worker", 600, 2_010)),
                 (2, thread("worker", 1_200, 3_020)),
                 (3, thread("sqlite", 1_050, 35_005)),
-                (5, thread("new", 999, 999)),
+                (5, thread("sqlite", 400, 2_000)),
                 (6, thread("idle", 1, 0)),
             ]),
+            at: t0 + Duration::from_secs(2),
         };
         let used = CpuUse::between(&start, &end);
         assert_eq!(used.user, Duration::from_millis(2_000));
         assert_eq!(used.system, Duration::from_millis(1_000));
+        assert_eq!(used.span, Duration::from_secs(2));
         assert_eq!(
             used.by_name,
             vec![
                 ("worker".to_owned(), Duration::from_millis(1_500), 5_000),
-                ("sqlite".to_owned(), Duration::from_millis(1_000), 35_000),
+                ("sqlite".to_owned(), Duration::from_millis(1_400), 37_000),
                 ("idle".to_owned(), Duration::ZERO, 0),
             ],
-            "threads alive at both ends only, busiest first"
+            "a thread started since the first sample counts from zero; busiest first"
         );
-        let text = used.describe(1_000, Duration::from_secs(2));
+        let text = used.describe("create, submit, list, risk", 1_000);
         let mut lines = text.lines();
         assert_eq!(
             lines.next(),
             Some(
-                "CPU per create+submit iteration: 3.00 ms (2.00 user, 1.00 kernel), 40 context \
-                 switches; 1.50 cores busy over the 2.0 s window"
+                "CPU per iteration (create, submit, list, risk): 3.00 ms (2.00 user, 1.00 kernel), \
+                 42 context switches; 1.50 cores busy over 2.0 s"
             )
         );
         assert_eq!(
@@ -260,7 +277,7 @@ mod tests {
         );
         assert_eq!(
             lines.next(),
-            Some("  sqlite               1.00 ms     35 switches")
+            Some("  sqlite               1.40 ms     37 switches")
         );
         assert_eq!(lines.next(), None, "a thread that did nothing is not shown");
     }
@@ -268,12 +285,38 @@ mod tests {
     #[test]
     fn this_process_can_be_read_on_linux() {
         if cfg!(target_os = "linux") {
-            let sample = CpuSample::now().expect("/proc/self is readable");
-            assert!(!sample.threads.is_empty(), "{sample:?}");
+            // This thread's id: `/proc/thread-self` links to `<pid>/task/<tid>`.
+            let link = std::fs::read_link("/proc/thread-self").expect("a Linux /proc");
+            let tid: u32 = (link.file_name().and_then(|t| t.to_str()))
+                .and_then(|t| t.parse().ok())
+                .expect("a thread id");
+            let start = CpuSample::now().expect("/proc/self is readable");
+            let this = |sample: &CpuSample| sample.threads.get(&tid).map(|t| t.cpu);
+            let before = this(&start).expect("this thread is listed");
+            // Spin on this thread until its reading shows 50 ms of CPU more
+            // (however busy the machine), or give up after 10 s of wall time.
+            let give_up = Instant::now() + Duration::from_secs(10);
+            let mut spins = 0u64;
+            let (end, used) = loop {
+                for _ in 0..1_000_000 {
+                    spins = std::hint::black_box(spins + 1);
+                }
+                let end = CpuSample::now().expect("/proc/self is readable");
+                let used = this(&end).unwrap_or_default().saturating_sub(before);
+                if used >= Duration::from_millis(50) || Instant::now() > give_up {
+                    break (end, used);
+                }
+            };
             assert!(
-                sample.threads.values().any(|t| t.switches > 0),
-                "{sample:?}"
+                used >= Duration::from_millis(50),
+                "this thread used {used:?}"
             );
+            let process = CpuUse::between(&start, &end);
+            // Two ticks of slack: times count in 10 ms ticks, and the
+            // process's line is read just before the threads'.
+            let slack = Duration::from_millis(2 * 1000 / TICKS_PER_SECOND);
+            assert!(process.user + process.system + slack >= used, "{process:?}");
+            assert!(process.span + slack >= used, "{process:?}");
         }
     }
 }

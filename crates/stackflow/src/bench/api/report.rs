@@ -183,8 +183,8 @@ pub(super) fn describe_writer(used: &WriterUse, pairs: usize) -> String {
     let per_pair = used.busy.as_secs_f64() / pairs;
     format!(
         "SQLite's writer connection: {} write transactions ({:.2} per create+submit), held {:.0}% \
-         of the window, {:.2} ms each: {:.2} ms per create+submit, at most {:.0} a second while \
-         every write waits for it",
+         of the window, {:.2} ms each: {:.2} ms per create+submit, a ceiling of {:.0} \
+         create+submit a second were the writer the only limit",
         used.transactions,
         used.transactions as f64 / pairs,
         used.busy_share() * 100.0,
@@ -237,8 +237,8 @@ mod tests {
         assert_eq!(
             describe_writer(&used, 1_000),
             "SQLite's writer connection: 2000 write transactions (2.00 per create+submit), held 90% \
-             of the window, 1.80 ms each: 3.60 ms per create+submit, at most 278 a second while \
-             every write waits for it"
+             of the window, 1.80 ms each: 3.60 ms per create+submit, a ceiling of 278 \
+             create+submit a second were the writer the only limit"
         );
     }
 }
