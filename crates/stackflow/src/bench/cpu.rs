@@ -95,9 +95,9 @@ impl CpuUse {
     pub fn between(start: &CpuSample, end: &CpuSample) -> CpuUse {
         let mut by_name: BTreeMap<&str, (Duration, u64)> = BTreeMap::new();
         for (tid, last) in &end.threads {
-            let (cpu, switches) = start
-                .threads
-                .get(tid)
+            // A thread id of another name was reused by a new thread.
+            let (cpu, switches) = (start.threads.get(tid))
+                .filter(|first| first.name == last.name)
                 .map_or((Duration::ZERO, 0), |first| (first.cpu, first.switches));
             let entry = by_name.entry(last.name.as_str()).or_default();
             entry.0 += last.cpu.saturating_sub(cpu);
@@ -246,6 +246,7 @@ mod tests {
                 (3, thread("sqlite", 1_050, 35_005)),
                 (5, thread("sqlite", 400, 2_000)),
                 (6, thread("idle", 1, 0)),
+                (4, thread("worker", 30, 3)),
             ]),
             at: t0 + Duration::from_secs(2),
         };
@@ -256,11 +257,12 @@ mod tests {
         assert_eq!(
             used.by_name,
             vec![
-                ("worker".to_owned(), Duration::from_millis(1_500), 5_000),
+                ("worker".to_owned(), Duration::from_millis(1_530), 5_003),
                 ("sqlite".to_owned(), Duration::from_millis(1_400), 37_000),
                 ("idle".to_owned(), Duration::ZERO, 0),
             ],
-            "a thread started since the first sample counts from zero; busiest first"
+            "a thread started since the first sample (or on a reused id) counts from zero; \
+             busiest first"
         );
         let text = used.describe("create, submit, list, risk", 1_000);
         let mut lines = text.lines();
@@ -273,7 +275,7 @@ mod tests {
         );
         assert_eq!(
             lines.next(),
-            Some("  worker               1.50 ms      5 switches")
+            Some("  worker               1.53 ms      5 switches")
         );
         assert_eq!(
             lines.next(),
