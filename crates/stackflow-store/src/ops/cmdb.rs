@@ -684,11 +684,19 @@ fn cmdb_change_of(
 /// Parallel snapshot attempts before falling back to one transaction.
 const PARALLEL_SNAPSHOT_TRIES: usize = 3;
 
+/// Starts a read transaction whose statements all see one snapshot, on a
+/// connection of `pool`.
 async fn begin_snapshot(pool: &sqlx::Pool<Db>) -> Result<Tx> {
-    Ok(match BEGIN_SNAPSHOT {
-        Some(statement) => pool.begin_with(statement).await?,
-        None => pool.begin().await?,
-    })
+    begin_snapshot_on(pool.acquire().await?).await
+}
+
+/// [`begin_snapshot`] on a given connection: one of a pool's, or one the
+/// caller holds.
+async fn begin_snapshot_on<'c>(
+    connection: impl Into<sqlx::pool::MaybePoolConnection<'c, Db>>,
+) -> Result<Transaction<'c, Db>> {
+    let statement = BEGIN_SNAPSHOT.map(|s| sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(s)));
+    Ok(Transaction::begin(connection, statement).await?)
 }
 
 /// The change-log position a snapshot reflects (its first read, which on

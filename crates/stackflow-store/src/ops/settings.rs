@@ -72,12 +72,7 @@ impl Repo {
         if let Some(kept) = self.settings.get(generation) {
             return Ok(kept);
         }
-        let mut snapshot = match BEGIN_SNAPSHOT {
-            Some(statement) => {
-                sqlx::Connection::begin_with(&mut **connection, AssertSqlSafe(statement)).await?
-            }
-            None => sqlx::Connection::begin(&mut **connection).await?,
-        };
+        let mut snapshot = begin_snapshot_on(&mut **connection).await?;
         let read = Arc::new(load_settings(&mut snapshot).await?);
         snapshot.rollback().await?;
         self.settings.keep(Arc::clone(&read));
