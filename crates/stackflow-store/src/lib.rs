@@ -385,6 +385,21 @@ pub trait ScheduleStore: Send + Sync {
         to: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> Result<ScheduledChanges>;
+    /// Creates a calendar feed owned by `username` (the caller, or anyone
+    /// for an admin); returns it and its key, which is stored only as a
+    /// hash and never shown again.
+    async fn create_calendar_feed(
+        &self,
+        by: &Caller,
+        username: &str,
+        feed: NewCalendarFeed,
+    ) -> Result<(CalendarFeed, String)>;
+    /// The caller's calendar feeds, oldest first; every user's to an admin.
+    async fn list_calendar_feeds(&self, by: &Caller) -> Result<Vec<CalendarFeed>>;
+    /// Revokes a calendar feed (its owner, or an admin); at once, for good.
+    async fn revoke_calendar_feed(&self, by: &Caller, id: i64) -> Result<CalendarFeed>;
+    /// The active owner of the unrevoked feed a key opens, if any.
+    async fn calendar_feed_owner(&self, key: &str) -> Result<Option<Actor>>;
 }
 
 /// Durable background work (see `docs/jobs.md`): requested inside the

@@ -158,6 +158,31 @@ pub struct NewToken {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A calendar feed: a secret address a calendar client subscribes to for
+/// the change schedule (never its key, which is shown once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CalendarFeed {
+    /// Id, for revocation.
+    pub id: i64,
+    /// Owner: the feed works while this user is active.
+    pub username: String,
+    /// Label, e.g. the calendar client it is for.
+    pub name: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A calendar feed to create, for the caller.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCalendarFeed {
+    /// Label.
+    #[serde(default)]
+    pub name: String,
+}
+
 /// A configuration item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ci {

@@ -207,6 +207,7 @@ include!("ops/tasks.rs");
 include!("ops/schedule.rs");
 include!("ops/bench.rs");
 include!("ops/timeline.rs");
+include!("ops/feeds.rs");
 include!("ops/jobs.rs");
 include!("ops/workflows.rs");
 include!("ops/cab.rs");

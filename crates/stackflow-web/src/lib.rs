@@ -144,8 +144,32 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(refuse_nul_in_path))
         .layer(CatchPanicLayer::custom(panic_problem))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of a request in the debug log: tower-http's fields, with a
+/// calendar feed's key masked, since the key is the feed's credential.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %loggable_uri(request.uri()),
+        version = ?request.version(),
+    )
+}
+
+/// A request's URI as it may be logged: `/feeds/<key>/…` becomes
+/// `/feeds/…/…`.
+fn loggable_uri(uri: &axum::http::Uri) -> String {
+    let feeds = api::schedule_feeds::FEED_PATH_PREFIX;
+    match uri.path().strip_prefix(feeds) {
+        Some(rest) => {
+            let after_key = rest.find('/').map_or("", |at| &rest[at..]);
+            format!("{feeds}…{after_key}")
+        }
+        None => uri.to_string(),
+    }
 }
 
 /// A path with an encoded NUL names nothing we store (PostgreSQL cannot even
@@ -177,4 +201,28 @@ fn panic_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respon
         "an internal error occurred; it has been logged",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_uri;
+
+    #[test]
+    fn a_feed_key_never_reaches_the_request_log() {
+        let uri = "/feeds/sfcal_0123abcd/schedule.ics?from=2026-12-01T00:00:00Z"
+            .parse()
+            .unwrap();
+        let logged = loggable_uri(&uri);
+        assert_eq!(logged, "/feeds/…/schedule.ics");
+        assert!(!logged.contains("sfcal_"));
+        let bare = "/feeds/sfcal_0123abcd".parse().unwrap();
+        assert_eq!(loggable_uri(&bare), "/feeds/…");
+        let other = "/api/schedule.ics?from=2026-12-01T00:00:00Z"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            loggable_uri(&other),
+            "/api/schedule.ics?from=2026-12-01T00:00:00Z"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 use stackflow_core::{Actor, Channel, GroupKind, Role};
-use stackflow_store::{Caller, NewGroup, NewToken, NewUser, PageRequest, Store};
+use stackflow_store::{Caller, NewCalendarFeed, NewGroup, NewToken, NewUser, PageRequest, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage calendar feeds (secret addresses of the change schedule).
+    #[command(subcommand)]
+    Feed(FeedCommand),
     /// Show or set the business calendar.
     #[command(subcommand)]
     Calendar(CalendarCommand),
@@ -154,6 +157,27 @@ pub enum TokenCommand {
     /// Revoke a token by id.
     Revoke {
         /// Token id (from `token list`).
+        id: i64,
+    },
+}
+
+/// `stackflow feed …`: people create their own feeds through the API; these
+/// are for an operator, e.g. to revoke a key that leaked.
+#[derive(Debug, Subcommand)]
+pub enum FeedCommand {
+    /// Create a calendar feed for a user; prints only its address.
+    Create {
+        /// Owner.
+        username: String,
+        /// Label.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List every user's calendar feeds.
+    List,
+    /// Revoke a calendar feed by id.
+    Revoke {
+        /// Feed id (from `feed list`).
         id: i64,
     },
 }
@@ -286,6 +310,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => user(&open(&config).await?, command).await,
         Command::Group(command) => group(&open(&config).await?, command).await,
         Command::Token(command) => token(&open(&config).await?, command).await,
+        Command::Feed(command) => feed(&open(&config).await?, &config, command).await,
         Command::Calendar(command) => {
             let store = open(&config).await?;
             let outcome = schedule::calendar(&store, command).await;
@@ -460,6 +485,44 @@ async fn token(store: &Arc<dyn Store>, command: TokenCommand) -> anyhow::Result<
         TokenCommand::Revoke { id } => {
             let token = store.revoke_token(&cli_caller(), id).await?;
             eprintln!("revoked token {} of {}", token.id, token.username);
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn feed(store: &Arc<dyn Store>, config: &Config, command: FeedCommand) -> anyhow::Result<()> {
+    match command {
+        FeedCommand::Create { username, name } => {
+            let (_, key) = store
+                .create_calendar_feed(&cli_caller(), &username, NewCalendarFeed { name })
+                .await?;
+            // Only the address on stdout: it is what a calendar client needs.
+            println!(
+                "{}{}",
+                config.public_url,
+                stackflow_web::api::schedule_feeds::calendar_feed_path(&key)
+            );
+        }
+        FeedCommand::List => {
+            for feed in store.list_calendar_feeds(&cli_caller()).await? {
+                let status = match feed.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    feed.id,
+                    feed.username,
+                    feed.name,
+                    feed.created_at.to_rfc3339(),
+                    status
+                );
+            }
+        }
+        FeedCommand::Revoke { id } => {
+            let feed = store.revoke_calendar_feed(&cli_caller(), id).await?;
+            eprintln!("revoked calendar feed {} of {}", feed.id, feed.username);
         }
     }
     store.close().await;

@@ -75,3 +75,62 @@ fn windows_are_added_and_listed() {
     assert_eq!(added["created_by"], "cli");
     assert_eq!(json_of(&db, &["window", "list"]), json!([added]));
 }
+
+/// Runs a command that must succeed and returns its stdout.
+#[track_caller]
+fn stdout_of(db: &Path, args: &[&str]) -> String {
+    let output = stackflow(db, args);
+    assert!(
+        output.status.success(),
+        "stackflow {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 stdout")
+}
+
+#[test]
+fn an_operator_creates_lists_and_revokes_calendar_feeds() {
+    let dir = TempDir::new("feed-cli");
+    let db = dir.0.join("stackflow.db");
+    stdout_of(
+        &db,
+        &[
+            "user",
+            "add",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--role",
+            "viewer",
+        ],
+    );
+    let created = stdout_of(&db, &["feed", "create", "alice", "--name", "phone"]);
+    let lines: Vec<&str> = created.lines().collect();
+    assert_eq!(lines.len(), 1, "only the address: {created:?}");
+    let key = lines[0]
+        .split("/feeds/")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix("/schedule.ics"))
+        .unwrap_or_else(|| panic!("a feed address: {created:?}"));
+    assert!(key.starts_with("sfcal_") && key.len() == 70, "{key}");
+
+    let listed = stdout_of(&db, &["feed", "list"]);
+    let fields: Vec<&str> = listed.trim().split('\t').collect();
+    assert_eq!(fields[1..3], ["alice", "phone"]);
+    assert_eq!(fields[4], "active");
+    assert!(!listed.contains(key), "the key is never shown again");
+
+    stdout_of(&db, &["feed", "revoke", fields[0]]);
+    let listed = stdout_of(&db, &["feed", "list"]);
+    let status = listed.trim().split('\t').nth(4);
+    assert!(
+        status.is_some_and(|s| s.starts_with("revoked ")),
+        "{listed:?}"
+    );
+
+    // A feed for someone unknown is refused, and nothing is created.
+    let output = stackflow(&db, &["feed", "create", "nobody"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nobody"));
+    assert_eq!(stdout_of(&db, &["feed", "list"]).lines().count(), 1);
+}

@@ -14,6 +14,7 @@ mod impact;
 mod import;
 mod people;
 mod schedule;
+pub mod schedule_feeds;
 mod schedule_ics;
 mod tasks;
 mod templates;
@@ -70,6 +71,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(calendar::routes())
         .merge(windows::routes())
         .merge(schedule::routes())
+        .merge(schedule_feeds::routes())
         .merge(workflows::routes())
         .merge(cab::routes())
 }

@@ -17,7 +17,7 @@ const DEFAULT_DAYS_BACK: i64 = 30;
 /// …to 180 days ahead.
 const DEFAULT_DAYS_AHEAD: i64 = 180;
 /// The media type of the answer.
-const TEXT_CALENDAR: &str = "text/calendar; charset=utf-8";
+pub(super) const TEXT_CALENDAR: &str = "text/calendar; charset=utf-8";
 
 /// The change schedule as iCalendar: one event per change and one per
 /// window occurrence. Without `from`/`to`, 30 days back to 180 ahead.
@@ -28,6 +28,13 @@ pub(super) async fn get_schedule_ics(
     Auth(_caller): Auth,
     ApiQuery(params): ApiQuery<ScheduleParams>,
 ) -> ApiResult<impl IntoResponse> {
+    let body = schedule_ics(&state, &params).await?;
+    Ok(([(header::CONTENT_TYPE, TEXT_CALENDAR)], body))
+}
+
+/// The schedule's iCalendar text for a request's range (the default one
+/// where `from` or `to` is missing): the export's and the feeds' body.
+pub(super) async fn schedule_ics(state: &AppState, params: &ScheduleParams) -> ApiResult<String> {
     let now = state.clock.now();
     let from = params
         .from
@@ -36,12 +43,11 @@ pub(super) async fn get_schedule_ics(
         .to
         .unwrap_or(now + Duration::days(DEFAULT_DAYS_AHEAD));
     let (from, to) = check_range(from, to)?;
-    let data = read_schedule(&state, from, to).await?;
+    let data = read_schedule(state, from, to).await?;
     if data.changes.truncated {
         tracing::warn!(%from, %to, "the iCalendar schedule was truncated");
     }
-    let body = render(&state, &data).to_string();
-    Ok(([(header::CONTENT_TYPE, TEXT_CALENDAR)], body))
+    Ok(render(state, &data).to_string())
 }
 
 /// The whole calendar. Every event has a fixed UID and a DTSTAMP from the

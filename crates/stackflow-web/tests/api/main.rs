@@ -16,6 +16,7 @@ mod cab;
 mod calendar;
 mod cmdb;
 mod concurrency;
+mod feeds;
 mod impact;
 mod import;
 mod input;
