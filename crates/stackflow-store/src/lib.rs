@@ -25,6 +25,7 @@ pub use cab::{AgendaEntry, CabScheduleState, CabStore, OutcomeItem, RecordedOutc
 pub use error::{Result, StoreError};
 pub use jobs::{Job, JobKind, NewJob, TimerOutcome, agenda_mail_job};
 pub use model::*;
+pub use secret::FEED_KEY_PREFIX;
 pub use workflows::{SYSTEM_AUTHOR, StoredWorkflow, WorkflowHistory, WorkflowVersion};
 pub use writer_use::{WriterReading, WriterUse};
 
@@ -62,6 +63,7 @@ pub trait Store:
     + CalendarStore
     + BenchmarkStore
     + ScheduleStore
+    + CalendarFeedStore
     + JobStore
     + WorkflowStore
     + CabStore
@@ -385,21 +387,33 @@ pub trait ScheduleStore: Send + Sync {
         to: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> Result<ScheduledChanges>;
+}
+
+/// Calendar feeds: secret addresses from which calendar clients subscribe
+/// to the change schedule (see `docs/schedule.md`).
+#[async_trait]
+pub trait CalendarFeedStore: Send + Sync {
     /// Creates a calendar feed owned by `username` (the caller, or anyone
-    /// for an admin); returns it and its key, which is stored only as a
-    /// hash and never shown again.
+    /// for an admin; an active user); returns it and its key, which is
+    /// stored only as a hash and never shown again.
     async fn create_calendar_feed(
         &self,
         by: &Caller,
         username: &str,
         feed: NewCalendarFeed,
     ) -> Result<(CalendarFeed, String)>;
-    /// The caller's calendar feeds, oldest first; every user's to an admin.
-    async fn list_calendar_feeds(&self, by: &Caller) -> Result<Vec<CalendarFeed>>;
+    /// The caller's calendar feeds (every user's to an admin), oldest
+    /// first, revoked ones included.
+    async fn list_calendar_feeds(
+        &self,
+        by: &Caller,
+        page: PageRequest,
+    ) -> Result<Page<CalendarFeed>>;
     /// Revokes a calendar feed (its owner, or an admin); at once, for good.
     async fn revoke_calendar_feed(&self, by: &Caller, id: i64) -> Result<CalendarFeed>;
-    /// The active owner of the unrevoked feed a key opens, if any.
-    async fn calendar_feed_owner(&self, key: &str) -> Result<Option<Actor>>;
+    /// The feed a key opens and its owner's username, if the feed is
+    /// unrevoked and its owner active.
+    async fn calendar_feed_of_key(&self, key: &str) -> Result<Option<(i64, String)>>;
 }
 
 /// Durable background work (see `docs/jobs.md`): requested inside the
@@ -502,8 +516,9 @@ pub trait WorkflowStore: Send + Sync {
 pub mod prelude {
     pub use crate::CabStore;
     pub use crate::{
-        BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, JobStore,
-        PeopleStore, RiskStore, ScheduleStore, Store, TaskStore, WorkflowStore,
+        BenchmarkStore, CalendarFeedStore, CalendarStore, ChangeStore, CmdbStore,
+        CmdbTransferStore, JobStore, PeopleStore, RiskStore, ScheduleStore, Store, TaskStore,
+        WorkflowStore,
     };
 }
 

@@ -10,8 +10,9 @@ use sha2::{Digest, Sha256};
 const PREFIX: &str = "sf_";
 
 /// Prefix of calendar feed keys: told apart from API tokens at a glance,
-/// since a feed key opens only the schedule.
-const FEED_PREFIX: &str = "sfcal_";
+/// since a feed key opens only the schedule, and masked wherever a request
+/// path is logged.
+pub const FEED_KEY_PREFIX: &str = "sfcal_";
 
 /// A fresh random token secret.
 pub fn new_secret() -> String {
@@ -20,7 +21,7 @@ pub fn new_secret() -> String {
 
 /// A fresh random calendar feed key.
 pub fn new_feed_key() -> String {
-    random_with(FEED_PREFIX)
+    random_with(FEED_KEY_PREFIX)
 }
 
 /// 256 random bits, hex, after `prefix`.

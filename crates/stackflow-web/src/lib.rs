@@ -144,8 +144,19 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(refuse_nul_in_path))
         .layer(CatchPanicLayer::custom(panic_problem))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(request_trace())
         .with_state(state)
+}
+
+/// tower-http's request log, with [`request_span`]'s fields.
+type RequestTrace = TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&axum::http::Request<axum::body::Body>) -> tracing::Span,
+>;
+
+/// The request log layer of [`router`].
+fn request_trace() -> RequestTrace {
+    TraceLayer::new_for_http().make_span_with(request_span as fn(&_) -> _)
 }
 
 /// The span of a request in the debug log: tower-http's fields, with a
@@ -159,16 +170,31 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
-/// A request's URI as it may be logged: `/feeds/<key>/…` becomes
-/// `/feeds/…/…`.
+/// A request's URI as it may be logged: any path segment that is a
+/// calendar feed key (`sfcal_…`, however it is cased or percent-encoded,
+/// wherever it sits in the path) becomes `…`, and the query goes with it.
 fn loggable_uri(uri: &axum::http::Uri) -> String {
-    let feeds = api::schedule_feeds::FEED_PATH_PREFIX;
-    match uri.path().strip_prefix(feeds) {
-        Some(rest) => {
-            let after_key = rest.find('/').map_or("", |at| &rest[at..]);
-            format!("{feeds}…{after_key}")
-        }
-        None => uri.to_string(),
+    let mut masked = false;
+    let segments: Vec<&str> = uri
+        .path()
+        .split('/')
+        .map(|segment| {
+            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+            if decoded
+                .to_ascii_lowercase()
+                .starts_with(stackflow_store::FEED_KEY_PREFIX)
+            {
+                masked = true;
+                "…"
+            } else {
+                segment
+            }
+        })
+        .collect();
+    if masked {
+        segments.join("/")
+    } else {
+        uri.to_string()
     }
 }
 
@@ -205,24 +231,92 @@ fn panic_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respon
 
 #[cfg(test)]
 mod tests {
-    use super::loggable_uri;
+    use super::{loggable_uri, request_trace};
+    use std::sync::{Arc, Mutex};
+    use tower::ServiceExt;
+
+    /// Log output kept in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_log_shows_a_feed_request_without_its_key() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+        let app = axum::Router::new()
+            .route(
+                "/feeds/{key}/schedule.ics",
+                axum::routing::get(|| async { "BEGIN:VCALENDAR" }),
+            )
+            .layer(request_trace());
+        let request = axum::http::Request::get("/feeds/sfcal_0123abcd/schedule.ics?from=x")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), axum::http::StatusCode::OK);
+        let logged =
+            String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8 log");
+        assert!(logged.contains("uri=/feeds/…/schedule.ics"), "{logged}");
+        assert!(!logged.contains("sfcal_"), "{logged}");
+    }
 
     #[test]
     fn a_feed_key_never_reaches_the_request_log() {
-        let uri = "/feeds/sfcal_0123abcd/schedule.ics?from=2026-12-01T00:00:00Z"
-            .parse()
-            .unwrap();
-        let logged = loggable_uri(&uri);
-        assert_eq!(logged, "/feeds/…/schedule.ics");
-        assert!(!logged.contains("sfcal_"));
-        let bare = "/feeds/sfcal_0123abcd".parse().unwrap();
-        assert_eq!(loggable_uri(&bare), "/feeds/…");
-        let other = "/api/schedule.ics?from=2026-12-01T00:00:00Z"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            loggable_uri(&other),
-            "/api/schedule.ics?from=2026-12-01T00:00:00Z"
-        );
+        let cases = [
+            (
+                "/feeds/sfcal_0123abcd/schedule.ics?from=2026-12-01T00:00:00Z",
+                "/feeds/…/schedule.ics",
+            ),
+            ("/feeds/sfcal_0123abcd", "/feeds/…"),
+            (
+                "//feeds/sfcal_0123abcd/schedule.ics",
+                "//feeds/…/schedule.ics",
+            ),
+            (
+                "/stackflow/feeds/sfcal_0123abcd/schedule.ics",
+                "/stackflow/feeds/…/schedule.ics",
+            ),
+            (
+                "/%66eeds/sfcal_0123abcd/schedule.ics",
+                "/%66eeds/…/schedule.ics",
+            ),
+            (
+                "/feeds/%73fcal_0123abcd/schedule.ics",
+                "/feeds/…/schedule.ics",
+            ),
+            (
+                "/feeds/SFCAL_0123ABCD/schedule.ics",
+                "/feeds/…/schedule.ics",
+            ),
+        ];
+        for (requested, logged) in cases {
+            let uri = requested.parse().unwrap();
+            assert_eq!(loggable_uri(&uri), logged, "{requested}");
+        }
+        // Paths without a key are logged as they came.
+        for plain in [
+            "/feeds",
+            "/api/schedule/feeds/12",
+            "/api/schedule.ics?from=2026-12-01T00:00:00Z",
+        ] {
+            assert_eq!(loggable_uri(&plain.parse().unwrap()), plain);
+        }
     }
 }

@@ -501,23 +501,34 @@ async fn feed(store: &Arc<dyn Store>, config: &Config, command: FeedCommand) -> 
             println!(
                 "{}{}",
                 config.public_url,
-                stackflow_web::api::schedule_feeds::calendar_feed_path(&key)
+                stackflow_web::api::calendar_feed_path(&key)
             );
         }
         FeedCommand::List => {
-            for feed in store.list_calendar_feeds(&cli_caller()).await? {
-                let status = match feed.revoked_at {
-                    Some(at) => format!("revoked {}", at.to_rfc3339()),
-                    None => "active".to_owned(),
-                };
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    feed.id,
-                    feed.username,
-                    feed.name,
-                    feed.created_at.to_rfc3339(),
-                    status
-                );
+            let mut page = PageRequest {
+                limit: 500,
+                after: None,
+            };
+            loop {
+                let feeds = store.list_calendar_feeds(&cli_caller(), page).await?;
+                for feed in feeds.items {
+                    let status = match feed.revoked_at {
+                        Some(at) => format!("revoked {}", at.to_rfc3339()),
+                        None => "active".to_owned(),
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        feed.id,
+                        feed.username,
+                        feed.name,
+                        feed.created_at.to_rfc3339(),
+                        status
+                    );
+                }
+                match feeds.next_cursor {
+                    Some(cursor) => page.after = Some(cursor),
+                    None => break,
+                }
             }
         }
         FeedCommand::Revoke { id } => {

@@ -104,14 +104,27 @@ fn an_operator_creates_lists_and_revokes_calendar_feeds() {
             "viewer",
         ],
     );
-    let created = stdout_of(&db, &["feed", "create", "alice", "--name", "phone"]);
+    // The address is absolute under the configured public URL.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stackflow"))
+        .arg("--db")
+        .arg(format!("sqlite://{}", db.display()))
+        .args(["feed", "create", "alice", "--name", "phone"])
+        .env_remove("STACKFLOW_DATABASE_URL")
+        .env_remove("STACKFLOW_CONFIG")
+        .env(
+            "STACKFLOW_PUBLIC_URL",
+            "https://changes.example.com/stackflow",
+        )
+        .output()
+        .expect("run stackflow");
+    assert!(output.status.success(), "{output:?}");
+    let created = String::from_utf8(output.stdout).expect("utf-8 stdout");
     let lines: Vec<&str> = created.lines().collect();
     assert_eq!(lines.len(), 1, "only the address: {created:?}");
     let key = lines[0]
-        .split("/feeds/")
-        .nth(1)
+        .strip_prefix("https://changes.example.com/stackflow/feeds/")
         .and_then(|rest| rest.strip_suffix("/schedule.ics"))
-        .unwrap_or_else(|| panic!("a feed address: {created:?}"));
+        .unwrap_or_else(|| panic!("a feed address under the public URL: {created:?}"));
     assert!(key.starts_with("sfcal_") && key.len() == 70, "{key}");
 
     let listed = stdout_of(&db, &["feed", "list"]);

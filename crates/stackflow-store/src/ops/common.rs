@@ -13,9 +13,9 @@ use crate::transfer::{
     RejectedRow, RelationshipRecord, RowRef,
 };
 use crate::{
-    BenchmarkStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore, Job, JobKind,
-    JobStore, NewJob, PeopleStore, Result, RiskStore, SYSTEM_AUTHOR, ScheduleStore, Store,
-    StoreError, StoredWorkflow, TaskStore, TimerOutcome, WorkflowHistory, WorkflowStore,
+    BenchmarkStore, CalendarFeedStore, CalendarStore, ChangeStore, CmdbStore, CmdbTransferStore,
+    Job, JobKind, JobStore, NewJob, PeopleStore, Result, RiskStore, SYSTEM_AUTHOR, ScheduleStore,
+    Store, StoreError, StoredWorkflow, TaskStore, TimerOutcome, WorkflowHistory, WorkflowStore,
     WorkflowVersion, secret,
 };
 use async_trait::async_trait;

@@ -146,9 +146,36 @@ fn token_of((id, username, name, created_at, expires_at, revoked_at): TokenRow) 
     }
 }
 
+/// Whether the caller may manage what `username` owns (tokens, calendar
+/// feeds): their own, or anyone's for an admin.
+fn may_act_for(by: &Caller, username: &str) -> bool {
+    by.actor.username == username || by.actor.role == Role::Admin
+}
+
+/// Longest label of a token or a calendar feed.
+const MAX_LABEL_CHARS: usize = 200;
+
+/// Checks a token's or a feed's label: at most [`MAX_LABEL_CHARS`], and no
+/// control characters, which would break the CLI's tab-separated lists.
+fn check_label(label: &str) -> Result<()> {
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Err(StoreError::invalid(
+            "name",
+            format!("at most {MAX_LABEL_CHARS} characters"),
+        ));
+    }
+    if label.chars().any(char::is_control) {
+        return Err(StoreError::invalid(
+            "name",
+            "no control characters (tabs, line breaks)",
+        ));
+    }
+    Ok(())
+}
+
 /// People may manage their own tokens; admins anyone's.
 fn require_self_or_admin(by: &Caller, username: &str) -> Result<()> {
-    if by.actor.username == username || by.actor.role == Role::Admin {
+    if may_act_for(by, username) {
         Ok(())
     } else {
         Err(StoreError::Refused(Refusal::forbidden(
@@ -371,9 +398,7 @@ impl PeopleStore for Repo {
         token: NewToken,
     ) -> Result<(TokenInfo, String)> {
         require_self_or_admin(by, username)?;
-        if token.name.chars().count() > 200 {
-            return Err(StoreError::invalid("name", "at most 200 characters"));
-        }
+        check_label(&token.name)?;
         if let Some(expiry) = token.expires_at
             && expiry <= by.now
         {

@@ -47,25 +47,4 @@ impl ScheduleStore for Repo {
             .collect();
         Ok(ScheduledChanges { changes, truncated })
     }
-
-    async fn create_calendar_feed(
-        &self,
-        by: &Caller,
-        username: &str,
-        feed: NewCalendarFeed,
-    ) -> Result<(CalendarFeed, String)> {
-        self.write_create_calendar_feed(by, username, feed).await
-    }
-
-    async fn list_calendar_feeds(&self, by: &Caller) -> Result<Vec<CalendarFeed>> {
-        self.read_calendar_feeds(by).await
-    }
-
-    async fn revoke_calendar_feed(&self, by: &Caller, id: i64) -> Result<CalendarFeed> {
-        self.write_revoke_calendar_feed(by, id).await
-    }
-
-    async fn calendar_feed_owner(&self, key: &str) -> Result<Option<Actor>> {
-        self.read_calendar_feed_owner(key).await
-    }
 }

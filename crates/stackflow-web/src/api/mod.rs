@@ -14,7 +14,7 @@ mod impact;
 mod import;
 mod people;
 mod schedule;
-pub mod schedule_feeds;
+mod schedule_feeds;
 mod schedule_ics;
 mod tasks;
 mod templates;
@@ -22,6 +22,7 @@ mod windows;
 mod workflows;
 
 use crate::AppState;
+pub use schedule_feeds::calendar_feed_path;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;

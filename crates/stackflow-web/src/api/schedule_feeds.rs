@@ -10,7 +10,7 @@ use super::schedule::ScheduleParams;
 use super::schedule_ics::{TEXT_CALENDAR, schedule_ics};
 use crate::AppState;
 use crate::extract::{ApiPath, ApiQuery, Auth, OptionalJson};
-use crate::pagination::ListResponse;
+use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -21,7 +21,7 @@ use stackflow_store::{CalendarFeed, NewCalendarFeed};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 /// Where feeds are served, before the key.
-pub(crate) const FEED_PATH_PREFIX: &str = "/feeds/";
+const FEED_PATH_PREFIX: &str = "/feeds/";
 
 /// The path of the feed a key opens, for the server and the CLI alike.
 pub fn calendar_feed_path(key: &str) -> String {
@@ -49,16 +49,19 @@ struct CreatedFeed {
     url: String,
 }
 
-/// Lists the caller's calendar feeds (every user's to an admin), without
-/// their keys.
-#[utoipa::path(get, path = "/api/schedule/feeds", tag = "schedule",
+/// Lists the caller's calendar feeds (every user's to an admin), oldest
+/// first, revoked ones included, without their keys.
+#[utoipa::path(get, path = "/api/schedule/feeds", tag = "schedule", params(PageParams),
     responses((status = 200, body = ListResponse<CalendarFeed>), (status = 401, body = Problem)))]
 async fn list_feeds(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<CalendarFeed>>> {
-    let feeds = state.store.list_calendar_feeds(&caller).await?;
-    Ok(Json(ListResponse::complete(feeds)))
+    let page = params.request()?;
+    Ok(Json(
+        state.store.list_calendar_feeds(&caller, page).await?.into(),
+    ))
 }
 
 /// Creates a calendar feed for the caller: a secret address from which a
@@ -108,9 +111,11 @@ async fn get_feed(
     ApiPath(key): ApiPath<String>,
     ApiQuery(params): ApiQuery<ScheduleParams>,
 ) -> ApiResult<impl IntoResponse> {
-    if state.store.calendar_feed_owner(&key).await?.is_none() {
+    let Some((feed, owner)) = state.store.calendar_feed_of_key(&key).await? else {
         return Err(AppError::not_found("no such calendar feed"));
-    }
+    };
+    // Which feed was read, for tracing a client's traffic: never the key.
+    tracing::debug!(feed, %owner, "calendar feed read");
     let body = schedule_ics(&state, &params).await?;
     Ok((
         [

@@ -7,9 +7,26 @@ use crate::fixtures::*;
 use crate::support::*;
 use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
-use stackflow_store::PageRequest;
+use stackflow_core::{Channel, Refusal, Role};
+use stackflow_store::{NewCalendarFeed, PageRequest, StoreError};
 
 const RANGE: &str = "from=2026-11-29T00:00:00Z&to=2026-12-31T00:00:00Z";
+
+/// The actors of the calendar feed events in a user's audit trail, with
+/// their actions, oldest first.
+async fn feed_events(app: &TestApp, owner: &str) -> Vec<(String, String)> {
+    let trail = app
+        .store
+        .audit_trail("user", owner, PageRequest::default())
+        .await
+        .expect("the trail");
+    trail
+        .items
+        .into_iter()
+        .filter(|e| e.action.starts_with("calendar_feed."))
+        .map(|e| (e.actor, e.action))
+        .collect()
+}
 
 /// The path of a feed's URL, from the answer that created it.
 fn feed_path(created: &Value) -> String {
@@ -176,25 +193,19 @@ backend_test!(
         fetch(&app, &second_path).await.expect(StatusCode::OK);
 
         // One audit event per creation and per revocation, on the owner.
+        assert_eq!(
+            feed_events(&app, "olga").await,
+            [
+                ("olga".to_owned(), "calendar_feed.created".to_owned()),
+                ("olga".to_owned(), "calendar_feed.created".to_owned()),
+                ("olga".to_owned(), "calendar_feed.revoked".to_owned()),
+            ]
+        );
         let trail = app
             .store
             .audit_trail("user", "olga", PageRequest::default())
             .await
             .expect("the trail");
-        let actions: Vec<&str> = trail
-            .items
-            .iter()
-            .map(|e| e.action.as_str())
-            .filter(|a| a.starts_with("calendar_feed."))
-            .collect();
-        assert_eq!(
-            actions,
-            [
-                "calendar_feed.created",
-                "calendar_feed.created",
-                "calendar_feed.revoked"
-            ]
-        );
         let serialized = serde_json::to_string(&trail.items).expect("json");
         for created in [&first, &second] {
             let key = created["key"].as_str().expect("the key");
@@ -225,7 +236,9 @@ backend_test!(
         assert!(items[0].get("key").is_none() && items[0].get("url").is_none());
         assert!(!listed.to_string().contains(bobs["key"].as_str().unwrap()));
 
-        // Someone else's feed is not found, and stays unrevoked.
+        // Someone else's feed is not found, and stays unrevoked, with
+        // nothing audited.
+        let carols_events = feed_events(&app, "carol").await;
         app.call(
             Method::DELETE,
             &format!("/api/schedule/feeds/{}", carols["id"]),
@@ -237,6 +250,7 @@ backend_test!(
         fetch(&app, &feed_path(&carols))
             .await
             .expect(StatusCode::OK);
+        assert_eq!(feed_events(&app, "carol").await, carols_events);
         for id in ["999999", "nope"] {
             app.call(Method::DELETE, &format!("/api/schedule/feeds/{id}"))
                 .by("bob")
@@ -257,6 +271,23 @@ backend_test!(
             .map(|f| f["username"].as_str().unwrap())
             .collect();
         assert_eq!(owners, ["bob", "carol"]);
+        // Paged like every list.
+        let first = app
+            .get("/api/schedule/feeds?limit=1", "admin")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(first["items"][0]["id"], bobs["id"]);
+        let cursor = first["next_cursor"].as_str().expect("a next page");
+        let second = app
+            .get(
+                &format!("/api/schedule/feeds?limit=1&cursor={cursor}"),
+                "admin",
+            )
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(second["items"][0]["id"], carols["id"]);
+        assert_eq!(second["next_cursor"], Value::Null);
+
         app.call(
             Method::DELETE,
             &format!("/api/schedule/feeds/{}", carols["id"]),
@@ -268,6 +299,14 @@ backend_test!(
         fetch(&app, &feed_path(&carols))
             .await
             .problem(StatusCode::NOT_FOUND, "not_found");
+        // The revocation is audited on carol, as done by the admin.
+        assert_eq!(
+            feed_events(&app, "carol").await,
+            [
+                ("carol".to_owned(), "calendar_feed.created".to_owned()),
+                ("admin".to_owned(), "calendar_feed.revoked".to_owned()),
+            ]
+        );
     }
 );
 
@@ -283,22 +322,35 @@ backend_test!(bad_feed_requests_change_nothing, |app| async move {
         .await;
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(unknown.invalid_fields()[0].0, "colour");
+    let tabbed = app
+        .post(
+            "/api/schedule/feeds",
+            "dave",
+            json!({"name": "desk\tphone"}),
+        )
+        .await;
+    assert_eq!(tabbed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(tabbed.invalid_fields()[0].0, "name");
     let listed = app
         .get("/api/schedule/feeds", "dave")
         .await
         .expect(StatusCode::OK);
     assert_eq!(listed["items"], json!([]));
-    let trail = app
-        .store
-        .audit_trail("user", "dave", PageRequest::default())
+    // A feed for a deactivated person would never answer; even an admin
+    // is refused one (through the store, as the CLI asks).
+    app.patch("/api/users/dave", "admin", json!({"active": false}))
         .await
-        .expect("the trail");
+        .expect(StatusCode::OK);
+    let admin = app.caller("admin", Role::Admin, Channel::Cli);
+    let refused = app
+        .store
+        .create_calendar_feed(&admin, "dave", NewCalendarFeed::default())
+        .await;
     assert!(
-        trail
-            .items
-            .iter()
-            .all(|e| !e.action.starts_with("calendar_feed."))
+        matches!(&refused, Err(StoreError::Refused(Refusal::Invalid(errors))) if errors[0].field == "username"),
+        "{refused:?}"
     );
+    assert_eq!(feed_events(&app, "dave").await, []);
 });
 
 backend_test!(the_openapi_document_describes_the_feeds, |app| async move {
