@@ -13,7 +13,8 @@ use stackflow_core::{
 };
 use stackflow_store::transfer::{CsvKind, ImportFormat, ImportOptions, ImportSource};
 use stackflow_store::{
-    Caller, NewCi, NewGroup, NewRelationship, NewToken, NewUser, PageRequest, Store,
+    Caller, NewCalendarFeed, NewCi, NewGroup, NewRelationship, NewToken, NewUser, PageRequest,
+    Store,
 };
 use stackflow_web::{AppState, clock::SystemClock};
 use std::sync::Arc;
@@ -176,10 +177,10 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             crate::cli::redact(url)
         );
     }
-    let tokens = seed(&store, Utc::now())
+    let access = seed(&store, Utc::now())
         .await
         .context("seeding the demo organisation")?;
-    serve::serve(store, config, move |bound| print_welcome(bound, &tokens)).await
+    serve::serve(store, config, move |bound| print_welcome(bound, &access)).await
 }
 
 /// Whether the demo seeded this database: its `admin` was created by the
@@ -203,16 +204,22 @@ async fn seeded_by_demo(store: &Arc<dyn Store>) -> bool {
         })
 }
 
-fn print_welcome(bound: std::net::SocketAddr, tokens: &[(String, String)]) {
+fn print_welcome(bound: std::net::SocketAddr, access: &DemoAccess) {
     println!();
     println!("StackFlow demo is running at http://{bound}/");
     println!("  API:      http://{bound}/api   (OpenAPI: http://{bound}/api/openapi.json)");
     println!("  Health:   http://{bound}/healthz");
     println!();
     println!("Demo API tokens (use as `Authorization: Bearer <token>`):");
-    for (user, token) in tokens {
+    for (user, token) in &access.tokens {
         println!("  export {}_TOKEN={token}", user.to_uppercase());
     }
+    println!();
+    println!("Alice's calendar feed of the change schedule (subscribe a calendar client to it):");
+    println!(
+        "  export SCHEDULE_FEED=http://{bound}{}",
+        stackflow_web::api::calendar_feed_path(&access.feed_key)
+    );
     println!();
     println!("  export STACKFLOW=http://{bound}");
     println!("  curl -s -H \"Authorization: Bearer $ALICE_TOKEN\" $STACKFLOW/api/changes");
@@ -239,12 +246,18 @@ fn role_of(username: &str) -> Role {
         .map_or(Role::Viewer, |(_, role, _)| *role)
 }
 
+/// What the demo hands its user: each person's fresh API token, and the
+/// key of a calendar feed of the change schedule (alice's).
+pub struct DemoAccess {
+    /// `(username, token)` per person.
+    pub tokens: Vec<(String, String)>,
+    /// The calendar feed's key.
+    pub feed_key: String,
+}
+
 /// Seeds people, CMDB, templates and a few changes in different states;
-/// returns each person's fresh API token.
-pub async fn seed(
-    store: &Arc<dyn Store>,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<(String, String)>> {
+/// returns each person's fresh API token and a calendar feed's key.
+pub async fn seed(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Result<DemoAccess> {
     let admin = caller(SEEDER, Role::Admin, now);
     let mut tokens = Vec::new();
     for (username, role, display_name) in PEOPLE {
@@ -316,7 +329,16 @@ pub async fn seed(
         store.create_template(&admin, template).await?;
     }
     seed_changes(store, now).await?;
-    Ok(tokens)
+    let (_, feed_key) = store
+        .create_calendar_feed(
+            &admin,
+            "alice",
+            NewCalendarFeed {
+                name: "demo".into(),
+            },
+        )
+        .await?;
+    Ok(DemoAccess { tokens, feed_key })
 }
 
 fn templates() -> Vec<Template> {

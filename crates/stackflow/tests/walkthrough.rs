@@ -91,12 +91,27 @@ fn the_readme_walkthrough_runs_as_written_against_the_demo() {
         "BOB_TOKEN",
         "CAROL_TOKEN",
         "DAVE_TOKEN",
+        "SCHEDULE_FEED",
     ] {
         assert!(
             exports.iter().any(|(n, _)| n == name),
             "demo did not print {name}"
         );
     }
+    // The calendar feed answers a client that sends no token.
+    let (_, feed) = exports
+        .iter()
+        .find(|(n, _)| n == "SCHEDULE_FEED")
+        .expect("printed");
+    let calendar = Command::new("curl")
+        .args(["-fsS", feed])
+        .output()
+        .expect("run curl");
+    assert!(calendar.status.success(), "{calendar:?}");
+    assert!(
+        String::from_utf8_lossy(&calendar.stdout).starts_with("BEGIN:VCALENDAR"),
+        "{calendar:?}"
+    );
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &readme_walkthrough()])
         .envs(exports)
