@@ -380,11 +380,12 @@ pub trait ScheduleStore: Send + Sync {
     /// Changes whose planned window overlaps `[from, to)` and whose state
     /// puts them on the schedule (`assess`, `authorize`, `scheduled`,
     /// `implement`, `review`, `closed`), by planned start then number, at
-    /// most `limit` of them.
+    /// most `limit` of them; only `assignment_group`'s when given.
     async fn scheduled_changes(
         &self,
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
+        assignment_group: Option<&str>,
         limit: u32,
     ) -> Result<ScheduledChanges>;
 }

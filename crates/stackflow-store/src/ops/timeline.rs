@@ -15,6 +15,7 @@ impl ScheduleStore for Repo {
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        assignment_group: Option<&str>,
         limit: u32,
     ) -> Result<ScheduledChanges> {
         // A window of at most LONG_WINDOW_DAYS that overlaps the range
@@ -28,15 +29,18 @@ impl ScheduleStore for Repo {
         let rows: Vec<ScheduleRow> = sqlx::query_as(sql!(
             "SELECT planned_start, number, doc FROM changes \
              WHERE planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND {SCHEDULE_STATES_SQL} \
+             AND ($5 IS NULL OR assignment_group = $5) \
              UNION ALL \
              SELECT planned_start, number, doc FROM changes \
              WHERE long_window AND planned_start < $1 AND planned_end > $3 AND {SCHEDULE_STATES_SQL} \
+             AND ($5 IS NULL OR assignment_group = $5) \
              ORDER BY planned_start, number LIMIT $4"
         ))
         .bind(short_from)
         .bind(to)
         .bind(from)
         .bind(fetch)
+        .bind(assignment_group.map(str::to_owned))
         .fetch_all(&self.pool)
         .await?;
         let truncated = rows.len() > limit as usize;

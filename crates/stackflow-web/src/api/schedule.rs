@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use stackflow_core::risk::RiskLevel;
 use stackflow_core::{
-    Change, ChangeNumber, ChangeState, ChangeType, ChangeWindow, Occurrence, WindowKind,
-    WindowScope,
+    Change, ChangeNumber, ChangeState, ChangeType, ChangeWindow, FieldError, Occurrence,
+    WindowKind, WindowScope,
 };
 use stackflow_store::ScheduledChanges;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -37,6 +37,9 @@ pub(super) struct ScheduleParams {
     /// End of the range, exclusive (RFC 3339); after `from`, at most 366
     /// days later.
     pub to: Option<DateTime<Utc>>,
+    /// Only the changes of this assignment group (a team's calendar); the
+    /// windows are listed whatever it is.
+    pub assignment_group: Option<String>,
 }
 
 /// Checks a range: `to` after `from`, at most [`MAX_SPAN_DAYS`] apart.
@@ -127,15 +130,27 @@ pub(super) struct ScheduleData {
     pub windows: Vec<(ChangeWindow, Vec<Occurrence>)>,
 }
 
-/// Reads the changes and window occurrences of `[from, to)`.
+/// Reads the changes (of `assignment_group` only, when given) and the
+/// window occurrences of `[from, to)`. An unknown group is refused rather
+/// than answered with an empty schedule: a subscribed calendar would
+/// otherwise stay silently blank after a typo.
 pub(super) async fn read_schedule(
     state: &AppState,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    assignment_group: Option<&str>,
 ) -> ApiResult<ScheduleData> {
+    if let Some(group) = assignment_group
+        && state.store.get_group(group).await?.is_none()
+    {
+        return Err(AppError::invalid(vec![FieldError::new(
+            "assignment_group",
+            format!("no group `{group}`"),
+        )]));
+    }
     let changes = state
         .store
-        .scheduled_changes(from, to, MAX_SCHEDULE_CHANGES)
+        .scheduled_changes(from, to, assignment_group, MAX_SCHEDULE_CHANGES)
         .await?;
     let windows = state
         .store
@@ -168,7 +183,7 @@ async fn get_schedule(
         ));
     };
     let (from, to) = check_range(from, to)?;
-    let data = read_schedule(&state, from, to).await?;
+    let data = read_schedule(&state, from, to, params.assignment_group.as_deref()).await?;
     Ok(Json(Schedule {
         from,
         to,

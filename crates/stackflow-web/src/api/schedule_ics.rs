@@ -43,7 +43,7 @@ pub(super) async fn schedule_ics(state: &AppState, params: &ScheduleParams) -> A
         .to
         .unwrap_or(now + Duration::days(DEFAULT_DAYS_AHEAD));
     let (from, to) = check_range(from, to)?;
-    let data = read_schedule(state, from, to).await?;
+    let data = read_schedule(state, from, to, params.assignment_group.as_deref()).await?;
     if data.changes.truncated {
         tracing::warn!(%from, %to, "the iCalendar schedule was truncated");
     }

@@ -96,8 +96,15 @@ backend_test!(
                     && p.value.as_deref() == Some(&format!("{number}@stackflow")))),
             "the submitted change is in the feed"
         );
-        // Without a range, the default one (as the export's).
+        // Without a range, the default one (as the export's); narrowed to a
+        // team as the export is.
         fetch(&app, &path).await.expect(StatusCode::OK);
+        let team = fetch(&app, &format!("{path}?{RANGE}&assignment_group=dba"))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(team.as_str(), Some(body));
+        let typo = fetch(&app, &format!("{path}?assignment_group=dab")).await;
+        assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
         // A bad range is a problem, as on the export.
         fetch(&app, &format!("{path}?from=yesterday"))
             .await

@@ -193,7 +193,7 @@ backend_test!(the_store_caps_the_schedule_and_says_so, |app| async move {
     let (from, to) = (at(FROM), at(TO));
     let capped = app
         .store
-        .scheduled_changes(from, to, 1)
+        .scheduled_changes(from, to, None, 1)
         .await
         .expect("read the schedule");
     assert!(capped.truncated);
@@ -205,7 +205,7 @@ backend_test!(the_store_caps_the_schedule_and_says_so, |app| async move {
     assert_eq!(listed, vec![first.clone()]);
     let whole = app
         .store
-        .scheduled_changes(from, to, 2)
+        .scheduled_changes(from, to, None, 2)
         .await
         .expect("read the schedule");
     assert!(!whole.truncated);
@@ -481,5 +481,64 @@ backend_test!(
                 .is_some()
         );
         assert!(doc["components"]["schemas"]["Schedule"].is_object());
+    }
+);
+
+backend_test!(
+    a_schedule_narrowed_to_an_assignment_group_keeps_the_windows,
+    |app| async move {
+        app.post(
+            "/api/groups",
+            "admin",
+            json!({"name": "web-ops", "kind": "implementation", "members": ["olga"]}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let dbas = app.create("alice", normal_draft()).await;
+        app.submit(&dbas, "alice").await;
+        let mut web = normal_draft();
+        web["assignment_group"] = json!("web-ops");
+        let web_ops = app.create("alice", web).await;
+        app.submit(&web_ops, "alice").await;
+        app.post("/api/windows", "max", sunday_patching())
+            .await
+            .expect(StatusCode::CREATED);
+
+        let all = app
+            .get(&format!("/api/schedule?{}", range()), "vic")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(numbers(&all), [dbas.clone(), web_ops.clone()]);
+        let team = app
+            .get(
+                &format!("/api/schedule?{}&assignment_group=web-ops", range()),
+                "vic",
+            )
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(numbers(&team), std::slice::from_ref(&web_ops));
+        assert_eq!(team["windows"], all["windows"]);
+
+        // The iCalendar export, and so a feed, narrows the same way.
+        let body = export(&app, &format!("?{}&assignment_group=web-ops", range())).await;
+        let calendar = parse_ics(&body);
+        let change_uids: Vec<String> = uids(&calendar)
+            .into_iter()
+            .filter(|uid| uid.starts_with("CHG"))
+            .collect();
+        assert_eq!(change_uids, [format!("{web_ops}@stackflow")]);
+        assert_eq!(calendar.events.len(), 1 + 5, "one change, five Sundays");
+
+        // A group that does not exist is refused, not answered empty.
+        for path in ["/api/schedule", "/api/schedule.ics"] {
+            let reply = app
+                .get(
+                    &format!("{path}?{}&assignment_group=web-opps", range()),
+                    "vic",
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(reply.invalid_fields()[0].0, "assignment_group");
+        }
     }
 );
