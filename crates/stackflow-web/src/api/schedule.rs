@@ -133,7 +133,8 @@ pub(super) struct ScheduleData {
 /// Reads the changes (of `assignment_group` only, when given) and the
 /// window occurrences of `[from, to)`. An unknown group is refused rather
 /// than answered with an empty schedule: a subscribed calendar would
-/// otherwise stay silently blank after a typo.
+/// otherwise stay silently blank after a typo. The group is looked up in
+/// the kept directory, not read again: calendar clients poll this.
 pub(super) async fn read_schedule(
     state: &AppState,
     from: DateTime<Utc>,
@@ -141,7 +142,7 @@ pub(super) async fn read_schedule(
     assignment_group: Option<&str>,
 ) -> ApiResult<ScheduleData> {
     if let Some(group) = assignment_group
-        && state.store.get_group(group).await?.is_none()
+        && state.store.directory().await?.group(group).is_none()
     {
         return Err(AppError::invalid(vec![FieldError::new(
             "assignment_group",

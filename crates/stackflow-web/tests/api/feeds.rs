@@ -36,6 +36,15 @@ fn feed_path(created: &Value) -> String {
         .to_owned()
 }
 
+/// `DELETE /api/schedule/feeds/{id}` as `user`; `id` as it appears in the
+/// path (a created feed's `id` value, or anything else).
+async fn revoke(app: &TestApp, id: impl std::fmt::Display, user: &str) -> Reply {
+    app.call(Method::DELETE, &format!("/api/schedule/feeds/{id}"))
+        .by(user)
+        .send()
+        .await
+}
+
 /// Fetches a feed as a calendar client does: no `Authorization` header.
 async fn fetch(app: &TestApp, path: &str) -> Reply {
     app.call(Method::GET, path).send().await
@@ -162,13 +171,7 @@ backend_test!(
         let (first_path, second_path) = (feed_path(&first), feed_path(&second));
         fetch(&app, &first_path).await.expect(StatusCode::OK);
 
-        let revoked = app
-            .call(
-                Method::DELETE,
-                &format!("/api/schedule/feeds/{}", first["id"]),
-            )
-            .by("olga")
-            .send()
+        let revoked = revoke(&app, &first["id"], "olga")
             .await
             .expect(StatusCode::OK);
         assert_eq!(time_of(&revoked["revoked_at"]), app.now());
@@ -176,13 +179,7 @@ backend_test!(
             .await
             .problem(StatusCode::NOT_FOUND, "not_found");
         // Revoking again changes nothing.
-        let again = app
-            .call(
-                Method::DELETE,
-                &format!("/api/schedule/feeds/{}", first["id"]),
-            )
-            .by("olga")
-            .send()
+        let again = revoke(&app, &first["id"], "olga")
             .await
             .expect(StatusCode::OK);
         assert_eq!(again, revoked);
@@ -246,22 +243,15 @@ backend_test!(
         // Someone else's feed is not found, and stays unrevoked, with
         // nothing audited.
         let carols_events = feed_events(&app, "carol").await;
-        app.call(
-            Method::DELETE,
-            &format!("/api/schedule/feeds/{}", carols["id"]),
-        )
-        .by("bob")
-        .send()
-        .await
-        .problem(StatusCode::NOT_FOUND, "not_found");
+        revoke(&app, &carols["id"], "bob")
+            .await
+            .problem(StatusCode::NOT_FOUND, "not_found");
         fetch(&app, &feed_path(&carols))
             .await
             .expect(StatusCode::OK);
         assert_eq!(feed_events(&app, "carol").await, carols_events);
         for id in ["999999", "nope"] {
-            app.call(Method::DELETE, &format!("/api/schedule/feeds/{id}"))
-                .by("bob")
-                .send()
+            revoke(&app, id, "bob")
                 .await
                 .problem(StatusCode::NOT_FOUND, "not_found");
         }
@@ -295,14 +285,9 @@ backend_test!(
         assert_eq!(second["items"][0]["id"], carols["id"]);
         assert_eq!(second["next_cursor"], Value::Null);
 
-        app.call(
-            Method::DELETE,
-            &format!("/api/schedule/feeds/{}", carols["id"]),
-        )
-        .by("admin")
-        .send()
-        .await
-        .expect(StatusCode::OK);
+        revoke(&app, &carols["id"], "admin")
+            .await
+            .expect(StatusCode::OK);
         fetch(&app, &feed_path(&carols))
             .await
             .problem(StatusCode::NOT_FOUND, "not_found");
