@@ -138,6 +138,9 @@ impl BusinessCalendar {
     /// Working time between two instants (zero if `to` is not after `from`).
     pub fn working_time_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Duration {
         let mut total = Duration::zero();
+        if to <= from {
+            return total;
+        }
         for (start, end) in self.shifts_from(from) {
             if start >= to {
                 break;
@@ -247,6 +250,17 @@ mod tests {
             cal.add_business_days(from, 1),
             Some(utc("2026-03-31T14:00:00Z"))
         );
+    }
+
+    #[test]
+    fn working_time_between_reversed_or_equal_instants_is_zero() {
+        let cal = berlin();
+        // Wednesday, both inside working hours.
+        let earlier = utc("2026-11-25T10:00:00Z");
+        let later = utc("2026-11-25T12:00:00Z");
+        assert_eq!(cal.working_time_between(earlier, later), Duration::hours(2));
+        assert_eq!(cal.working_time_between(later, earlier), Duration::zero());
+        assert_eq!(cal.working_time_between(later, later), Duration::zero());
     }
 
     #[test]

@@ -398,6 +398,13 @@ fn check_title(title: &str, errors: &mut Vec<FieldError>) {
             "title",
             format!("at most {MAX_TITLE} characters"),
         ));
+    } else if title.chars().any(char::is_control) {
+        // A title is one line: it becomes an email subject, a calendar
+        // SUMMARY and a list row.
+        errors.push(FieldError::new(
+            "title",
+            "one line, without control characters",
+        ));
     }
 }
 

@@ -12,7 +12,7 @@ use crate::business_calendar::BusinessCalendar;
 use crate::change::{MAX_YEAR, MIN_YEAR};
 use crate::errors::{FieldError, Refusal};
 use crate::validate;
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use crate::enums::WindowKind;
@@ -375,9 +375,12 @@ impl NewWindow {
             ));
         }
         let recurrence = self.recurrence.map(|r| r.trim().to_owned());
+        // The rule is checked against the start, so only a usable start;
+        // every other bad field is still listed beside it.
+        let start_ok = !errors.iter().any(|e| e.field == "start");
         if let Some(rule) = &recurrence
             && zone_ok
-            && errors.is_empty()
+            && start_ok
         {
             check_recurrence(rule, &time_zone, self.start, &mut errors);
         }
@@ -415,13 +418,19 @@ fn check_recurrence(
         return;
     }
     if let Ok(parsed) = rule.parse::<rrule::RRule<rrule::Unvalidated>>()
-        && matches!(
-            parsed.get_freq(),
-            rrule::Frequency::Secondly | rrule::Frequency::Minutely
-        )
+        && repeats_more_than_hourly(&parsed)
     {
         errors.push(invalid(
-            "a window may repeat at most hourly (FREQ=HOURLY or less often)".into(),
+            "a window may repeat at most hourly: FREQ=HOURLY or less often, with at most one BYMINUTE and one BYSECOND value".into(),
+        ));
+        return;
+    }
+    if start.nanosecond() != 0 {
+        // The rule's occurrences fall on whole seconds, so a fractional
+        // start could never be its first occurrence.
+        errors.push(FieldError::new(
+            "start",
+            "a recurring window starts on a whole second",
         ));
         return;
     }
@@ -441,6 +450,21 @@ fn check_recurrence(
             Some(_) => {}
         },
     }
+}
+
+/// Whether a rule can give two occurrences less than an hour apart.
+/// Within one period the rule's instants are every combination of its
+/// hours, minutes and seconds, so more than one minute or second value
+/// (`FREQ=HOURLY;BYMINUTE=0,30`, `FREQ=DAILY;BYHOUR=…;BYMINUTE=0,15,…`)
+/// repeats faster than hourly whatever the `FREQ`. Such a window would
+/// cost every schedule and assessment a long expansion, and a blackout
+/// would run out of scanned occurrences and silently end.
+fn repeats_more_than_hourly(rule: &rrule::RRule<rrule::Unvalidated>) -> bool {
+    matches!(
+        rule.get_freq(),
+        rrule::Frequency::Secondly | rrule::Frequency::Minutely
+    ) || rule.get_by_minute().len() > 1
+        || rule.get_by_second().len() > 1
 }
 
 fn check_scope(scope: &WindowScope, errors: &mut Vec<FieldError>) {

@@ -340,8 +340,9 @@ pub trait CalendarStore: Send + Sync {
     /// One window.
     async fn get_window(&self, id: i64) -> Result<Option<ChangeWindow>>;
     /// The business calendar and every window, as of one moment (what a
-    /// risk assessment places a planned window against).
-    async fn calendar_and_windows(&self) -> Result<(BusinessCalendar, Vec<ChangeWindow>)>;
+    /// risk assessment places a planned window against), with the
+    /// settings generation they are of ([`Assessed::settings_generation`]).
+    async fn calendar_and_windows(&self) -> Result<(i64, BusinessCalendar, Vec<ChangeWindow>)>;
     /// Deletes a window (admins and change managers); returns what it was.
     async fn delete_window(&self, by: &Caller, id: i64) -> Result<ChangeWindow>;
 }

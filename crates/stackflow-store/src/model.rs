@@ -411,8 +411,16 @@ pub struct Assessed {
         stackflow_core::conflict::Conflict,
     )>,
     /// The conflict candidates the assessment read (`None` without a
-    /// planned window), read again when a submission is recorded.
+    /// planned window), read again when it is recorded.
     pub candidates: Option<CandidatesRead>,
+    /// The settings generation (migration 0013) of the calendar and the
+    /// windows the planned window was placed against (`None` without a
+    /// planned window). A window or calendar written between the
+    /// assessment and its submission's commit would ask to reassess only
+    /// the changes already awaiting approval, not this one, so recording
+    /// a submission refuses with [`crate::StoreError::AssessmentOutdated`]
+    /// when the generation moved.
+    pub settings_generation: Option<i64>,
 }
 
 /// The conflict candidates an assessment read, and how it looked them up.

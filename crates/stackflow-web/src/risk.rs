@@ -137,7 +137,7 @@ pub async fn assess(
         .iter()
         .map(|ci| (ci.name.clone(), ci.class.clone()))
         .collect();
-    let (fit, blackouts) = placement(state, window, &cis, now).await?;
+    let (fit, blackouts, settings_generation) = placement(state, window, &cis, now).await?;
 
     let mut found: Vec<Conflict> = blackouts;
     let mut counterparts = Vec::new();
@@ -182,24 +182,30 @@ pub async fn assess(
         conflicts,
         counterparts,
         candidates: read,
+        settings_generation,
     })
 }
 
-/// Where the planned window falls (maintenance, business hours, blackout…)
-/// and the blackout windows it runs into, as conflicts.
+/// Where the planned window falls (maintenance, business hours, blackout…),
+/// the blackout windows it runs into, as conflicts, and the settings
+/// generation of the calendar and windows it was placed against.
 async fn placement(
     state: &AppState,
     window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     cis: &[(String, String)],
     now: DateTime<Utc>,
-) -> Result<(WindowFit, Vec<Conflict>), AppError> {
+) -> Result<(WindowFit, Vec<Conflict>, Option<i64>), AppError> {
     let Some((start, end)) = window else {
-        return Ok((WindowFit::Unplanned, Vec::new()));
+        return Ok((WindowFit::Unplanned, Vec::new(), None));
     };
-    let (calendar, defined) = state.store.calendar_and_windows().await?;
+    let (generation, calendar, defined) = state.store.calendar_and_windows().await?;
     let fit = windows::classify_window(&defined, &calendar, Some(start), Some(end), cis);
     let hits = windows::blackouts_overlapping(&defined, start, end, cis);
-    Ok((fit, conflict::blackout_conflicts((start, end), &hits, now)))
+    Ok((
+        fit,
+        conflict::blackout_conflicts((start, end), &hits, now),
+        Some(generation),
+    ))
 }
 
 /// Assesses the scored changes awaiting approval that carry no assessment:

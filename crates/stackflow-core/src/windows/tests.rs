@@ -331,6 +331,10 @@ fn recurrence_rules_are_checked_by_the_rrule_parser() {
         "FREQ=WEEKLY;BYDAY=XX",
         "",
         "FREQ=MINUTELY",
+        // Faster than hourly through the BY parts, whatever the FREQ.
+        "FREQ=HOURLY;BYMINUTE=0,30",
+        "FREQ=DAILY;BYHOUR=3,4;BYMINUTE=0,1,2",
+        "FREQ=WEEKLY;BYDAY=SU;BYSECOND=0,1",
     ] {
         let fields = refused_fields(base(bad));
         assert_eq!(fields.len(), 1, "{bad}: {fields:?}");
@@ -345,6 +349,55 @@ fn recurrence_rules_are_checked_by_the_rrule_parser() {
             .into_window(1, "max", utc("2026-11-01T00:00:00Z"))
             .is_ok()
     );
+}
+
+#[test]
+fn hourly_rules_with_one_minute_value_are_accepted() {
+    for rule in [
+        "FREQ=HOURLY",
+        "FREQ=HOURLY;BYMINUTE=0",
+        "FREQ=DAILY;BYHOUR=3,4,5;BYMINUTE=0;BYSECOND=0",
+    ] {
+        let w = new_window(json!({
+            "name": "Rule", "kind": "maintenance",
+            "start": "2026-11-29T03:00:00Z", "end": "2026-11-29T03:30:00Z",
+            "recurrence": rule
+        }))
+        .into_window(1, "max", utc("2026-11-01T00:00:00Z"));
+        assert!(w.is_ok(), "{rule}: {w:?}");
+    }
+}
+
+#[test]
+fn a_recurring_window_starts_on_a_whole_second() {
+    let fields = refused_fields(json!({
+        "name": "Rule", "kind": "maintenance",
+        "start": "2026-11-29T03:00:00.5Z", "end": "2026-11-29T05:00:00Z",
+        "recurrence": "FREQ=WEEKLY"
+    }));
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(fields[0].0, "start");
+    assert!(fields[0].1.contains("whole second"), "{fields:?}");
+    // A one-off window keeps its fraction.
+    assert!(
+        new_window(json!({
+            "name": "Once", "kind": "maintenance",
+            "start": "2026-11-29T03:00:00.5Z", "end": "2026-11-29T05:00:00Z"
+        }))
+        .into_window(1, "max", utc("2026-11-01T00:00:00Z"))
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_bad_rule_is_listed_beside_the_other_bad_fields() {
+    let fields = refused_fields(json!({
+        "name": "", "kind": "maintenance",
+        "start": "2026-11-29T03:00:00Z", "end": "2026-11-29T05:00:00Z",
+        "recurrence": "FREQ=FORTNIGHTLY"
+    }));
+    let names: Vec<&str> = fields.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(names, ["name", "recurrence"], "{fields:?}");
 }
 
 #[test]

@@ -171,13 +171,28 @@ fn may_leave_active(action: &Action) -> bool {
     )
 }
 
+/// Conflict candidates of a change's window: through its CIs' scope when
+/// the impact index gave one, otherwise through the windows.
+async fn candidates(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    number: ChangeNumber,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    scope: Option<&[String]>,
+) -> Result<Vec<PlannedChange>> {
+    match scope {
+        Some(scope) => candidates_in_scope(conn, number, start, end, scope).await,
+        None => candidates_by_window(conn, number, start, end).await,
+    }
+}
+
 /// Conflict candidates found through their CIs: the active changes naming
 /// a CI of `scope` whose windows overlap `[start, end)`, each with its CIs
 /// in the scope (by name), by number. Read from `active_change_cis`
 /// (migration 0010), which holds only active changes' CIs, so closed
 /// changes on the same CIs cost nothing.
 async fn candidates_in_scope(
-    pool: &sqlx::Pool<Db>,
+    conn: &mut <Db as sqlx::Database>::Connection,
     number: ChangeNumber,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -195,7 +210,7 @@ async fn candidates_in_scope(
     .bind(end)
     .bind(start)
     .bind(number.to_string())
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     for (other, planned_start, planned_end, ci) in rows {
         let other: ChangeNumber = parse("changes.number", &other)?;
@@ -225,7 +240,7 @@ async fn candidates_in_scope(
 /// number. None is left out: were either side of a conflict to miss the
 /// other, each one's reassessment would undo the other's record.
 async fn candidates_by_window(
-    pool: &sqlx::Pool<Db>,
+    conn: &mut <Db as sqlx::Database>::Connection,
     number: ChangeNumber,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -245,7 +260,7 @@ async fn candidates_by_window(
     .bind(end)
     .bind(start)
     .bind(number.to_string())
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut cis: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
     let ids: Vec<i64> = windows.iter().map(|(id, ..)| *id).collect();
@@ -254,7 +269,7 @@ async fn candidates_by_window(
          ORDER BY change_id, ci_name"
     ))
     .bind(Json(ids))
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     for (id, ci) in rows {
         cis.entry(id).or_default().push(ci);
@@ -291,12 +306,20 @@ impl Repo {
             return Err(StoreError::AssessmentOutdated(number.to_string()));
         }
         if let Some(read) = &assessed.candidates {
-            // Read through the pool, which sees every commit so far: the
-            // writers that make a change active are serialised with this
-            // one (SQLite's one writer; the conflict-record lock above).
-            let now = self
-                .conflict_candidates(number, read.start, read.end, read.scope.as_deref())
-                .await?;
+            // Read in this transaction, after the conflict-record lock:
+            // the writers that make a change active are serialised with
+            // this one (SQLite's one writer; on PostgreSQL the lock, and
+            // READ COMMITTED shows every commit before it). Never through
+            // the pool: on PostgreSQL every lock waiter holds a pool
+            // connection, and a holder waiting for one more would stall.
+            let now = candidates(
+                &mut tx,
+                number,
+                read.start,
+                read.end,
+                read.scope.as_deref(),
+            )
+            .await?;
             if now != read.found {
                 return Err(StoreError::AssessmentOutdated(number.to_string()));
             }
@@ -315,6 +338,12 @@ impl Repo {
         }
         let risk_level = assessed.risk.as_ref().map(|risk| risk.risk_level);
         let settings = self.settings_in(&mut tx).await?;
+        if let Some(read) = assessed.settings_generation {
+            let held = settings_generation_held(&mut tx, settings.generation).await?;
+            if held != read {
+                return Err(StoreError::AssessmentOutdated(number.to_string()));
+            }
+        }
         let mut transition = decide_in(
             &mut tx,
             by,
@@ -357,6 +386,23 @@ impl Repo {
         }
         if before.version != assessed.based_on_version {
             return Err(StoreError::AssessmentOutdated(number.to_string()));
+        }
+        if let Some(read) = &assessed.candidates {
+            // As for a submission: a candidate that has since left the
+            // active states (canceled, completed) would otherwise be
+            // recorded here and never cleared, since its own transitions
+            // clear only the records it holds.
+            let now = candidates(
+                &mut tx,
+                number,
+                read.start,
+                read.end,
+                read.scope.as_deref(),
+            )
+            .await?;
+            if now != read.found {
+                return Err(StoreError::AssessmentOutdated(number.to_string()));
+            }
         }
         let Some(risk) = assessed.risk.clone() else {
             return Ok(None);
@@ -488,10 +534,8 @@ impl RiskStore for Repo {
         end: DateTime<Utc>,
         scope: Option<&[String]>,
     ) -> Result<Vec<PlannedChange>> {
-        match scope {
-            Some(scope) => candidates_in_scope(&self.pool, number, start, end, scope).await,
-            None => candidates_by_window(&self.pool, number, start, end).await,
-        }
+        let mut conn = self.pool.acquire().await?;
+        candidates(&mut conn, number, start, end, scope).await
     }
 
     async fn submit_assessed(

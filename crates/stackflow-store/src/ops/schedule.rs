@@ -132,9 +132,13 @@ impl CalendarStore for Repo {
         Ok(self.settings().await?.windows.clone())
     }
 
-    async fn calendar_and_windows(&self) -> Result<(BusinessCalendar, Vec<ChangeWindow>)> {
+    async fn calendar_and_windows(&self) -> Result<(i64, BusinessCalendar, Vec<ChangeWindow>)> {
         let settings = self.settings().await?;
-        Ok((settings.calendar.clone(), settings.windows.clone()))
+        Ok((
+            settings.generation,
+            settings.calendar.clone(),
+            settings.windows.clone(),
+        ))
     }
 
     async fn get_window(&self, id: i64) -> Result<Option<ChangeWindow>> {

@@ -2,6 +2,7 @@
 //! generated from the changes on it, as JSON and as iCalendar.
 
 use super::cab::meeting;
+use super::schedule_ics::{fold_content_lines, one_line, text};
 use crate::AppState;
 use crate::extract::{ApiPath, Auth};
 use crate::problem::{ApiResult, Problem};
@@ -122,7 +123,7 @@ async fn get_agenda_ics(
                 .filter_map(|e| e.recorded.as_ref().map(|r| r.recorded_at)),
         )
         .fold(meeting.cutoff, DateTime::<Utc>::max);
-    let body = render(&state, &schedule.schedule, &agenda, stamp).to_string();
+    let body = fold_content_lines(&render(&state, &schedule.schedule, &agenda, stamp).to_string());
     Ok(([(header::CONTENT_TYPE, TEXT_CALENDAR)], body))
 }
 
@@ -141,12 +142,12 @@ fn render(
         .last_modified(stamp)
         .starts(meeting.start)
         .ends(meeting.end)
-        .summary(&format!("{title} {}", meeting.id))
-        .description(&agenda_text(agenda, state.public_url.as_deref()))
+        .summary(&one_line(&format!("{title} {}", meeting.id)))
+        .description(&text(&agenda_text(agenda, state.public_url.as_deref())))
         .url(&state.link(&format!("/api/cab/meetings/{}/agenda", meeting.id)))
         .status(EventStatus::Confirmed);
     if let Some(location) = schedule.location() {
-        event.location(location);
+        event.location(&one_line(location));
     }
     let mut calendar = Calendar::empty();
     calendar

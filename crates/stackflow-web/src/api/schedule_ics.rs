@@ -35,19 +35,34 @@ pub(super) async fn get_schedule_ics(
 /// The schedule's iCalendar text for a request's range (the default one
 /// where `from` or `to` is missing): the export's and the feeds' body.
 pub(super) async fn schedule_ics(state: &AppState, params: &ScheduleParams) -> ApiResult<String> {
-    let now = state.clock.now();
-    let from = params
-        .from
-        .unwrap_or(now - Duration::days(DEFAULT_DAYS_BACK));
-    let to = params
-        .to
-        .unwrap_or(now + Duration::days(DEFAULT_DAYS_AHEAD));
+    let (from, to) = default_range(state.clock.now(), params.from, params.to);
     let (from, to) = check_range(from, to)?;
     let data = read_schedule(state, from, to, params.assignment_group.as_deref()).await?;
     if data.changes.truncated {
         tracing::warn!(%from, %to, "the iCalendar schedule was truncated");
     }
-    Ok(render(state, &data).to_string())
+    Ok(fold_content_lines(&render(state, &data).to_string()))
+}
+
+/// The range of an export: as given; 30 days back to 180 ahead of `now`
+/// without either end; with one end only, the default span measured from
+/// it, so `?from=` a year ahead is that date and the 210 days after it,
+/// never a range that ends before it starts.
+fn default_range(
+    now: DateTime<Utc>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let span = Duration::days(DEFAULT_DAYS_BACK + DEFAULT_DAYS_AHEAD);
+    match (from, to) {
+        (Some(from), Some(to)) => (from, to),
+        (Some(from), None) => (from, from + span),
+        (None, Some(to)) => (to - span, to),
+        (None, None) => (
+            now - Duration::days(DEFAULT_DAYS_BACK),
+            now + Duration::days(DEFAULT_DAYS_AHEAD),
+        ),
+    }
 }
 
 /// The whole calendar. Every event has a fixed UID and a DTSTAMP from the
@@ -92,7 +107,7 @@ fn change_event(state: &AppState, change: &Change) -> Option<Event> {
             .last_modified(change.updated_at)
             .starts(start)
             .ends(end)
-            .summary(&format!("{} {}", change.number, change.title))
+            .summary(&one_line(&format!("{} {}", change.number, change.title)))
             .description(&change_description(change))
             .url(&state.link(&format!("/api/changes/{}", change.number)))
             .status(status)
@@ -126,7 +141,7 @@ fn change_description(change: &Change) -> String {
         format!("Conflicts: {}", change.conflicts.len()),
     ];
     lines.extend(change.conflicts.iter().map(|c| format!("- {}", c.reason)));
-    lines.join("\n")
+    text(&lines.join("\n"))
 }
 
 /// The event of one occurrence of a window.
@@ -158,8 +173,8 @@ fn window_event(state: &AppState, window: &ChangeWindow, occurrence: &Occurrence
         .timestamp(window.created_at)
         .starts(occurrence.start)
         .ends(occurrence.end)
-        .summary(&format!("{label}: {}", window.name))
-        .description(&description)
+        .summary(&one_line(&format!("{label}: {}", window.name)))
+        .description(&text(&description))
         .url(&state.link(&format!("/api/windows/{}", window.id)))
         .add_property("TRANSP", transparency)
         .categories([window.kind.as_str()])
@@ -169,4 +184,103 @@ fn window_event(state: &AppState, window: &ChangeWindow, occurrence: &Occurrence
 /// `20261201T220000Z`: the RFC 5545 UTC form, for UIDs.
 fn basic_utc(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// A TEXT value as RFC 5545 allows it: line breaks as `\n` (which the
+/// crate escapes), no other control characters. The crate escapes only
+/// `\`, `,`, `;` and `\n`, so a bare CR in a title or a description
+/// pasted from Windows would otherwise reach the calendar raw, where a
+/// strict client refuses the whole calendar and a lax one may read it as
+/// the end of the line.
+pub(super) fn text(value: &str) -> String {
+    value
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|&c| c == '\n' || c == '\t' || !c.is_control())
+        .collect()
+}
+
+/// A TEXT value for a one-line property such as SUMMARY: line breaks
+/// become spaces.
+pub(super) fn one_line(value: &str) -> String {
+    text(value).replace('\n', " ")
+}
+
+/// RFC 5545 §3.1: content lines of at most 75 octets, continued on lines
+/// that begin with one space, never splitting a UTF-8 character. The
+/// crate folds a continuation line at 75 octets after its space (76 in
+/// all), so its output is unfolded and folded again here. No content line
+/// begins with white space (each begins with a property name), so
+/// unfolding is exact.
+pub(super) fn fold_content_lines(calendar: &str) -> String {
+    const FIRST: usize = 75;
+    const CONTINUED: usize = FIRST - 1;
+    let unfolded = calendar.replace("\r\n ", "").replace("\r\n\t", "");
+    let mut folded = String::with_capacity(unfolded.len() + unfolded.len() / CONTINUED * 3);
+    for line in unfolded.split_terminator("\r\n") {
+        let mut rest = line;
+        let mut limit = FIRST;
+        while rest.len() > limit {
+            let mut cut = limit;
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            folded.push_str(&rest[..cut]);
+            folded.push_str("\r\n ");
+            rest = &rest[cut..];
+            limit = CONTINUED;
+        }
+        folded.push_str(rest);
+        folded.push_str("\r\n");
+    }
+    folded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_end_of_the_range_takes_the_default_span_from_it() {
+        let now: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
+        let far: DateTime<Utc> = "2027-06-01T00:00:00Z".parse().unwrap();
+        let span = Duration::days(210);
+        assert_eq!(
+            default_range(now, None, None),
+            (now - Duration::days(30), now + Duration::days(180))
+        );
+        assert_eq!(default_range(now, Some(far), None), (far, far + span));
+        assert_eq!(default_range(now, None, Some(far)), (far - span, far));
+        assert_eq!(default_range(now, Some(now), Some(far)), (now, far));
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_text_value() {
+        assert_eq!(
+            text("Patch\rEND:VEVENT\r\nBEGIN:VEVENT\u{7}\u{1b}[0m\tx"),
+            "Patch\nEND:VEVENT\nBEGIN:VEVENT[0m\tx"
+        );
+        assert_eq!(one_line("a\r\nb\nc"), "a b c");
+    }
+
+    #[test]
+    fn folded_lines_are_at_most_75_octets_and_unfold_to_the_original() {
+        for length in [74, 75, 76, 149, 150, 151, 224, 298, 1000] {
+            for filler in ["x", "é", "€", "𝄞"] {
+                let value: String = filler.repeat(length);
+                let line = format!("DESCRIPTION:{value}");
+                // Folded by the crate's rules first, as `render` gives it.
+                let input = format!("BEGIN:VEVENT\r\n{}\r\nEND:VEVENT\r\n", line);
+                let folded = fold_content_lines(&input);
+                assert!(folded.ends_with("\r\n"));
+                for physical in folded.split_terminator("\r\n") {
+                    assert!(physical.len() <= 75, "{length} {filler}: {physical:?}");
+                }
+                assert_eq!(folded.replace("\r\n ", ""), input, "{length} {filler}");
+                // Folding is idempotent.
+                assert_eq!(fold_content_lines(&folded), folded);
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use stackflow_core::{ChangeWindow, FieldError, NewWindow, Occurrence};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,13 +19,17 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_window, delete_window))
 }
 
+/// Longest range occurrences are expanded in, as for the schedule: each
+/// recurring window's expansion grows with it.
+const MAX_RANGE_DAYS: i64 = 366;
+
 /// The range to expand occurrences in: both or neither.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct RangeParams {
     /// Start of the range (RFC 3339).
     from: Option<DateTime<Utc>>,
-    /// End of the range, exclusive (RFC 3339).
+    /// End of the range, exclusive (RFC 3339); at most 366 days after `from`.
     to: Option<DateTime<Utc>>,
 }
 
@@ -48,14 +52,17 @@ async fn list_windows(
     Auth(_caller): Auth,
     ApiQuery(range): ApiQuery<RangeParams>,
 ) -> ApiResult<Json<ListResponse<WindowView>>> {
+    let max_span = Duration::days(MAX_RANGE_DAYS);
     let range = match (range.from, range.to) {
         (None, None) => None,
-        (Some(from), Some(to)) if to > from => Some((from, to)),
-        (Some(_), Some(_)) => {
-            return Err(AppError::invalid(vec![FieldError::new(
-                "to",
-                "must be after from",
-            )]));
+        (Some(from), Some(to)) if to > from && to - from <= max_span => Some((from, to)),
+        (Some(from), Some(to)) => {
+            let message = if to > from {
+                format!("the range may span at most {MAX_RANGE_DAYS} days")
+            } else {
+                "must be after from".to_owned()
+            };
+            return Err(AppError::invalid(vec![FieldError::new("to", message)]));
         }
         (from, _) => {
             let missing = if from.is_none() { "from" } else { "to" };

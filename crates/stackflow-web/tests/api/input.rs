@@ -305,6 +305,18 @@ backend_test!(
             .await
             .invalid_fields();
         assert_eq!(errors[0].0, "title");
+        // A title is one line: it becomes a mail subject and a calendar
+        // SUMMARY, where a bare CR could end the line.
+        let draft = with(
+            normal_draft(),
+            json!({"title": "Patch\rEND:VEVENT\rBEGIN:VEVENT"}),
+        );
+        let errors = app
+            .post("/api/changes", "alice", draft)
+            .await
+            .invalid_fields();
+        assert_eq!(errors[0].0, "title");
+        assert!(errors[0].1.contains("control characters"), "{errors:?}");
         let number = app.create("alice", normal_draft()).await;
         let before = app.snapshot(&number).await;
         let task = app

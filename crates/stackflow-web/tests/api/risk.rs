@@ -1059,3 +1059,119 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    a_blackout_declared_while_a_change_is_assessed_is_found_when_it_is_submitted,
+    |app| async move {
+        let number = app.create("alice", normal_draft()).await;
+        let assessed = app
+            .assess(&number, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        assert!(assessed.conflicts.is_empty(), "{:?}", assessed.conflicts);
+        // A freeze over the planned window is declared between the
+        // assessment and the submission's commit. It asks to reassess the
+        // changes awaiting approval, which this one is not yet.
+        app.post(
+            "/api/windows",
+            "max",
+            json!({"name": "December freeze", "kind": "blackout",
+                   "start": "2026-12-01T00:00:00Z", "end": "2026-12-03T00:00:00Z"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let caller = app.caller("alice", Role::Requester, Channel::Api);
+        let refused = app
+            .store
+            .submit_assessed(&caller, number.parse().expect("number"), None, assessed)
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(stackflow_store::StoreError::AssessmentOutdated(_))
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(app.change(&number).await["state"], "new");
+        // Submitted through the API, it is placed against the freeze.
+        let submitted = app.submit(&number, "alice").await;
+        assert_eq!(
+            submitted["conflicts"][0]["type"], "blackout",
+            "{submitted:#}"
+        );
+        assert_eq!(
+            submitted["risk_assessment"]["factors"]["change_window"],
+            "Blackout window (December freeze)"
+        );
+    }
+);
+
+backend_test!(
+    a_reassessment_never_records_a_conflict_with_a_change_that_has_since_ended,
+    |app| async move {
+        // As in the test above: a relationship brings a scheduled change on
+        // orders-storage into the scope of a change waiting on orders-app.
+        app.post(
+            "/api/cis",
+            "admin",
+            json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let on_storage = with(
+            standard_draft(),
+            json!({"affected_cis": ["orders-storage"]}),
+        );
+        let scheduled = app.create("alice", on_storage).await;
+        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        let waiting = app
+            .create(
+                "alice",
+                draft_on(&["orders-app"], PLANNED_START, PLANNED_END),
+            )
+            .await;
+        assert_eq!(app.submit(&waiting, "alice").await["conflicts"], json!([]));
+        app.clock.advance(chrono::Duration::minutes(5));
+        app.post(
+            "/api/relationships",
+            "admin",
+            json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+
+        // The reassessment reads the scheduled change as a conflict…
+        let assessed = app
+            .assess(&waiting, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        assert_eq!(assessed.conflicts.len(), 1, "{:?}", assessed.conflicts);
+        // …which is canceled before the reassessment is recorded. It held
+        // no record about the waiting change, so that one's version stays.
+        let version = app.change(&waiting).await["version"].clone();
+        app.try_act(
+            &scheduled,
+            "cancel",
+            "alice",
+            json!({"reason": "not needed"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+        assert_eq!(app.change(&waiting).await["version"], version);
+        let caller = app.caller("admin", Role::Admin, Channel::Api);
+        let refused = app
+            .store
+            .record_reassessment(&caller, waiting.parse().expect("number"), assessed)
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(stackflow_store::StoreError::AssessmentOutdated(_))
+            ),
+            "{refused:?}"
+        );
+        // The reassessment the relationship asked for finds nothing.
+        app.run_jobs().await;
+        let change = app.change(&waiting).await;
+        assert_eq!(change["conflicts"], json!([]), "{change:#}");
+        assert_eq!(change["risk_assessment"]["factors"]["conflicts"], 0);
+    }
+);

@@ -180,6 +180,16 @@ backend_test!(
             )
             .await;
         assert_eq!(reply.invalid_fields()[0].0, "to");
+        // A range is expanded at most a year at a time, as the schedule is.
+        let reply = app
+            .get(
+                "/api/windows?from=2027-01-01T00:00:00Z&to=2300-01-01T00:00:00Z",
+                "vic",
+            )
+            .await;
+        let fields = reply.invalid_fields();
+        assert_eq!(fields[0].0, "to");
+        assert!(fields[0].1.contains("366 days"), "{fields:?}");
         app.get("/api/windows?from=yesterday&to=today", "vic")
             .await
             .problem(StatusCode::BAD_REQUEST, "bad_query");
