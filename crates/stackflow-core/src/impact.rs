@@ -343,6 +343,21 @@ impl CmdbIndex {
         self.cis.memory_bytes() + self.graph.memory_bytes() + self.dependencies.memory_bytes()
     }
 
+    /// The CIs that lose a dependency when `change` is applied and that
+    /// [`CmdbChange::new_dependent`] cannot name: for a CI deleted, the CIs
+    /// that depended on it directly (its edges go with it, unlogged).
+    /// Asked before applying the change, while those edges are there.
+    pub fn dependents_cut_off(&self, change: &CmdbChange) -> Vec<String> {
+        match change {
+            CmdbChange::CiDeleted { name } => self.node(name).map_or_else(Vec::new, |node| {
+                (self.graph.dependents(node))
+                    .map(|dependent| self.name(dependent).to_owned())
+                    .collect()
+            }),
+            _ => Vec::new(),
+        }
+    }
+
     /// Applies one logged change. An error means the index no longer
     /// matches the database and must be rebuilt.
     pub fn apply(&mut self, change: &CmdbChange) -> Result<(), ApplyError> {

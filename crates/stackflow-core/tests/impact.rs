@@ -83,6 +83,44 @@ fn a_cmdb_change_names_the_ci_whose_dependents_it_may_affect() {
     assert_eq!(CmdbChange::Reload.touched(), None);
 }
 
+#[test]
+fn deleting_a_ci_names_the_dependents_it_cuts_off() {
+    use stackflow_core::impact::CmdbChange;
+    // web and batch depend on app, which depends on db.
+    let mut builder = IndexBuilder::new();
+    for (id, name) in [(1, "web"), (2, "batch"), (3, "app"), (4, "db")] {
+        builder.ci(id, name, "host", Criticality::Low);
+    }
+    builder.relationship(1, 3);
+    builder.relationship(2, 3);
+    builder.relationship(3, 4);
+    let mut index = builder.finish();
+    let delete_app = CmdbChange::CiDeleted { name: "app".into() };
+    let mut cut_off = index.dependents_cut_off(&delete_app);
+    cut_off.sort();
+    assert_eq!(cut_off, ["batch", "web"]);
+    // Only a deletion cuts edges off unlogged.
+    let unlink = CmdbChange::RelationshipDeleted {
+        from: "app".into(),
+        to: "db".into(),
+    };
+    assert!(index.dependents_cut_off(&unlink).is_empty());
+    index.apply(&delete_app).expect("applied");
+    let web = index.node("web").expect("web");
+    let mut walker = index.walker();
+    let below = index.dependency_closure(&mut walker, &[web]);
+    assert!(
+        below.reached.is_empty(),
+        "web no longer depends on anything"
+    );
+    assert!(
+        index
+            .dependents_cut_off(&CmdbChange::CiDeleted { name: "app".into() })
+            .is_empty(),
+        "a CI already gone cuts nothing off"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
 

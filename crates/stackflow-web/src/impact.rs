@@ -120,11 +120,13 @@ impl ImpactIndex {
             let Some(&(last, _)) = entries.last() else {
                 return Ok(());
             };
+            let mut cut_off = Vec::new();
             let applied = {
                 let mut index = index.write().unwrap_or_else(|e| e.into_inner());
-                entries
-                    .iter()
-                    .try_for_each(|(_, change)| index.apply(change))
+                entries.iter().try_for_each(|(_, change)| {
+                    cut_off.extend(index.dependents_cut_off(change));
+                    index.apply(change)
+                })
             };
             match applied {
                 Ok(()) => {
@@ -141,6 +143,9 @@ impl ImpactIndex {
                             touched.dependents.insert(from.to_owned());
                         }
                     }
+                    // A CI deleted takes its dependents' edges with it:
+                    // they lost dependencies as if each were unlinked.
+                    touched.dependents.extend(cut_off);
                 }
                 Err(reason) => {
                     self.touched

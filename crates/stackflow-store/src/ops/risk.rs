@@ -430,7 +430,12 @@ impl Repo {
             Some(json_of(&after)?),
         )
         .await?;
-        insert_assessment(&mut tx, id, AssessmentCause::Reassessment, &risk).await?;
+        if !same_risk {
+            // The history keeps findings; a reassessment that only moved
+            // the conflict records (which the change and its audit event
+            // carry) is not a new one.
+            insert_assessment(&mut tx, id, AssessmentCause::Reassessment, &risk).await?;
+        }
         let old_level = before.risk_assessment.as_ref().map(|r| r.risk_level);
         if old_level != Some(risk.risk_level) {
             let note = Notification {

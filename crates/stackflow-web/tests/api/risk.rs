@@ -1175,3 +1175,87 @@ backend_test!(
         assert_eq!(change["risk_assessment"]["factors"]["conflicts"], 0);
     }
 );
+
+backend_test!(
+    a_reassessment_that_moves_only_the_conflict_records_adds_no_history,
+    |app| async move {
+        let first = app.create("alice", normal_draft()).await;
+        app.submit(&first, "alice").await;
+        let second = app.create("alice", normal_draft()).await;
+        let submitted = app.submit(&second, "alice").await;
+        assert_eq!(submitted["conflicts"][0]["change"], first.as_str());
+        let history = risk(&app, &second).await["history"].clone();
+        assert_eq!(history.as_array().expect("history").len(), 1);
+        let audit_events = app.audit(&second).await.len();
+
+        // The same finding, with the conflict record worded otherwise.
+        let mut assessed = app
+            .assess(&second, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        assessed.conflicts[0].reason = "reworded".into();
+        let caller = app.caller("admin", Role::Admin, Channel::Api);
+        let recorded = app
+            .store
+            .record_reassessment(&caller, second.parse().expect("number"), assessed)
+            .await
+            .expect("recorded");
+        assert!(recorded.is_some(), "the conflicts moved, so it is recorded");
+        let change = app.change(&second).await;
+        assert_eq!(change["conflicts"][0]["reason"], "reworded");
+        assert_eq!(risk(&app, &second).await["history"], history);
+        assert_eq!(app.audit(&second).await.len(), audit_events + 1);
+    }
+);
+
+backend_test!(
+    deleting_the_ci_a_conflict_ran_through_reassesses_the_waiting_change,
+    |app| async move {
+        // orders-app depends on orders-db-prod (the fixture), which is made
+        // to depend on orders-storage, where a change is scheduled at the
+        // same time as one waiting on orders-app: they conflict.
+        app.post(
+            "/api/cis",
+            "admin",
+            json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        app.post(
+            "/api/relationships",
+            "admin",
+            json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let on_storage = with(
+            standard_draft(),
+            json!({"affected_cis": ["orders-storage"]}),
+        );
+        let scheduled = app.create("alice", on_storage).await;
+        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        let waiting = app
+            .create(
+                "alice",
+                draft_on(&["orders-app"], PLANNED_START, PLANNED_END),
+            )
+            .await;
+        let submitted = app.submit(&waiting, "alice").await;
+        assert_eq!(submitted["conflicts"][0]["change"], scheduled.as_str());
+        app.run_jobs().await;
+
+        // orders-db-prod is retired: nothing links orders-app to the
+        // storage any more, and its relationships go with it unlogged.
+        app.clock.advance(chrono::Duration::minutes(5));
+        app.call(axum::http::Method::DELETE, "/api/cis/orders-db-prod")
+            .by("admin")
+            .send()
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        app.run_jobs().await;
+
+        let change = app.change(&waiting).await;
+        assert_eq!(change["conflicts"], json!([]), "{change:#}");
+        assert_eq!(change["risk_assessment"]["factors"]["conflicts"], 0);
+        assert_eq!(app.change(&scheduled).await["conflicts"], json!([]));
+    }
+);
