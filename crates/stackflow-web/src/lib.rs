@@ -53,6 +53,14 @@ pub struct AppState {
     pub conflict_scope_limit: usize,
 }
 
+/// [`AppState::uid_domain`] of a public URL.
+fn uid_domain_of(public_url: Option<&str>) -> String {
+    public_url
+        .and_then(|url| axum::http::Uri::try_from(url).ok())
+        .and_then(|uri| uri.host().map(str::to_owned))
+        .unwrap_or_else(|| "stackflow".to_owned())
+}
+
 impl AppState {
     /// State over a store, a clock and an impact index built from that
     /// store.
@@ -92,6 +100,15 @@ impl AppState {
             public_url: Some(url.trim_end_matches('/').to_owned()),
             ..self
         }
+    }
+
+    /// The domain calendar event UIDs end with (`CHG0000456@<domain>`):
+    /// the public URL's host, `stackflow` without one. RFC 5545 asks UIDs
+    /// to be globally unique, and two installations (staging and
+    /// production, say) imported into one calendar would otherwise
+    /// replace each other's events of the same number.
+    pub fn uid_domain(&self) -> String {
+        uid_domain_of(self.public_url.as_deref())
     }
 
     /// A link to `path` (which starts with `/`) on this service: absolute
@@ -231,9 +248,20 @@ fn panic_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::respon
 
 #[cfg(test)]
 mod tests {
-    use super::{loggable_uri, request_trace};
+    use super::{loggable_uri, request_trace, uid_domain_of};
     use std::sync::{Arc, Mutex};
     use tower::ServiceExt;
+
+    #[test]
+    fn calendar_uids_end_with_the_public_hosts_name() {
+        assert_eq!(
+            uid_domain_of(Some("https://changes.example.com/stackflow")),
+            "changes.example.com"
+        );
+        assert_eq!(uid_domain_of(Some("http://127.0.0.1:8080")), "127.0.0.1");
+        assert_eq!(uid_domain_of(None), "stackflow");
+        assert_eq!(uid_domain_of(Some("not a url")), "stackflow");
+    }
 
     /// Log output kept in memory.
     #[derive(Clone, Default)]

@@ -137,7 +137,7 @@ fn render(
     let title = schedule.title().unwrap_or("Change Advisory Board");
     let mut event = Event::new();
     event
-        .uid(&format!("cab-{}@stackflow", meeting.id))
+        .uid(&format!("cab-{}@{}", meeting.id, state.uid_domain()))
         .timestamp(stamp)
         .last_modified(stamp)
         .starts(meeting.start)

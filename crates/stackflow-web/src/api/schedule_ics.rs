@@ -102,7 +102,7 @@ fn change_event(state: &AppState, change: &Change) -> Option<Event> {
     };
     Some(
         Event::new()
-            .uid(&format!("{}@stackflow", change.number))
+            .uid(&format!("{}@{}", change.number, state.uid_domain()))
             .timestamp(change.updated_at)
             .last_modified(change.updated_at)
             .starts(start)
@@ -166,9 +166,10 @@ fn window_event(state: &AppState, window: &ChangeWindow, occurrence: &Occurrence
     };
     Event::new()
         .uid(&format!(
-            "window-{}-{}@stackflow",
+            "window-{}-{}@{}",
             window.id,
-            basic_utc(occurrence.start)
+            basic_utc(occurrence.start),
+            state.uid_domain()
         ))
         .timestamp(window.created_at)
         .starts(occurrence.start)

@@ -187,7 +187,7 @@ backend_test!(
                 .and_then(|p| p.value.clone())
                 .unwrap_or_else(|| panic!("no {name}"))
         };
-        assert_eq!(prop("UID"), format!("cab-{THIS_WEEK}@stackflow"));
+        assert_eq!(prop("UID"), format!("cab-{THIS_WEEK}@stackflow.test"));
         assert_eq!(prop("DTSTART"), "20261126T140000Z");
         assert_eq!(prop("DTEND"), "20261126T150000Z");
         assert!(prop("SUMMARY").contains(THIS_WEEK));

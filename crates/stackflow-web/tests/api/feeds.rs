@@ -98,11 +98,11 @@ backend_test!(
         let mut calendars = ical::IcalParser::new(body.as_bytes());
         let calendar = calendars.next().expect("a VCALENDAR").expect("valid");
         assert!(
-            calendar.events.iter().any(|e| e
-                .properties
+            calendar
+                .events
                 .iter()
-                .any(|p| p.name == "UID"
-                    && p.value.as_deref() == Some(&format!("{number}@stackflow")))),
+                .any(|e| e.properties.iter().any(|p| p.name == "UID"
+                    && p.value.as_deref() == Some(&format!("{number}@stackflow.test")))),
             "the submitted change is in the feed"
         );
         // Without a range, the default one (as the export's); narrowed to a

@@ -398,7 +398,7 @@ backend_test!(
         );
         assert_eq!(calendar.events.len(), 2 + 5, "two changes, five Sundays");
 
-        let e = &event(&calendar, &format!("{tentative}@stackflow")).properties;
+        let e = &event(&calendar, &format!("{tentative}@stackflow.test")).properties;
         assert_eq!(prop(e, "DTSTART"), Some("20261201T220000Z"));
         assert_eq!(prop(e, "DTEND"), Some("20261201T233000Z"));
         assert_eq!(
@@ -425,13 +425,13 @@ backend_test!(
         assert!(description.contains("orders-db-prod"), "{description}");
         assert!(description.contains("Conflicts: 1"), "{description}");
 
-        let e = &event(&calendar, &format!("{confirmed}@stackflow")).properties;
+        let e = &event(&calendar, &format!("{confirmed}@stackflow.test")).properties;
         assert_eq!(prop(e, "STATUS"), Some("CONFIRMED"));
         assert_eq!(prop(e, "CATEGORIES"), Some("standard"));
 
         let e = &event(
             &calendar,
-            &format!("window-{id}-20261206T030000Z@stackflow"),
+            &format!("window-{id}-20261206T030000Z@stackflow.test"),
         )
         .properties;
         assert_eq!(prop(e, "SUMMARY"), Some("Maintenance: Sunday patching"));
@@ -452,7 +452,7 @@ backend_test!(
         // Without a range: 30 days back to 180 ahead of the clock.
         let default = parse_ics(&export(&app, "").await);
         let default_uids = uids(&default);
-        assert!(default_uids.contains(&format!("{tentative}@stackflow")));
+        assert!(default_uids.contains(&format!("{tentative}@stackflow.test")));
         // 2026-10-25 (30 days before the clock) to 2027-05-24: 30 Sundays.
         let sundays = default_uids
             .iter()
@@ -526,7 +526,7 @@ backend_test!(
             .into_iter()
             .filter(|uid| uid.starts_with("CHG"))
             .collect();
-        assert_eq!(change_uids, [format!("{web_ops}@stackflow")]);
+        assert_eq!(change_uids, [format!("{web_ops}@stackflow.test")]);
         assert_eq!(calendar.events.len(), 1 + 5, "one change, five Sundays");
 
         // A group that does not exist is refused, not answered empty.
