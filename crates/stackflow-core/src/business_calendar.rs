@@ -253,6 +253,40 @@ mod tests {
     }
 
     #[test]
+    fn equal_start_and_end_is_a_whole_day_shift_round_the_clock() {
+        // Every day, 00:00 to 00:00: a 24×7 operation, across the night
+        // the clocks go back in Berlin (25 hours of working time).
+        let mut cal = berlin();
+        cal.working_days = [true; 7];
+        cal.start = NaiveTime::from_hms_opt(0, 0, 0).unwrap();
+        cal.end = cal.start;
+        assert_eq!(cal.working_day_length(), Duration::hours(24));
+        for at in [
+            "2026-11-28T22:59:30Z", // 23:59:30 Saturday, Berlin
+            "2026-11-28T23:00:00Z", // midnight
+            "2026-10-25T01:30:00Z", // the repeated hour
+        ] {
+            assert!(cal.is_business_time(utc(at)), "{at}");
+        }
+        let week = (utc("2026-11-23T00:00:00Z"), utc("2026-11-30T00:00:00Z"));
+        assert_eq!(cal.working_time_between(week.0, week.1), Duration::days(7));
+        let autumn = (utc("2026-10-24T22:00:00Z"), utc("2026-10-25T23:00:00Z"));
+        assert_eq!(
+            cal.working_time_between(autumn.0, autumn.1),
+            Duration::hours(25)
+        );
+        let from = utc("2026-11-25T10:15:00Z");
+        assert_eq!(
+            cal.add_business_days(from, 2),
+            Some(from + Duration::days(2))
+        );
+        assert_eq!(
+            cal.add_working_time(from, Duration::hours(30)),
+            Some(from + Duration::hours(30))
+        );
+    }
+
+    #[test]
     fn working_time_between_reversed_or_equal_instants_is_zero() {
         let cal = berlin();
         // Wednesday, both inside working hours.

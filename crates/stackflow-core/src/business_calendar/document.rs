@@ -100,15 +100,9 @@ impl CalendarDocument {
             &self.working_hours.start,
             &mut errors,
         );
+        // An end before the start runs past midnight; an end equal to the
+        // start is a whole day's shift (`00:00`–`00:00` on every day: 24×7).
         let end = time_of_day("working_hours.end", &self.working_hours.end, &mut errors);
-        if let (Some(start), Some(end)) = (start, end)
-            && start == end
-        {
-            errors.push(FieldError::new(
-                "working_hours.end",
-                "must differ from the start (an end before the start runs past midnight)",
-            ));
-        }
         let holidays = self.holidays(&mut errors);
         match (time_zone, start, end) {
             (Some(time_zone), Some(start), Some(end)) if errors.is_empty() => {
@@ -323,10 +317,7 @@ mod tests {
             "working_days": ["mon", "mon"],
             "working_hours": {"start": "09:00", "end": "09:00"}
         }));
-        assert_eq!(
-            fields(twice.validate().unwrap_err()),
-            ["working_days[1]", "working_hours.end"]
-        );
+        assert_eq!(fields(twice.validate().unwrap_err()), ["working_days[1]"]);
     }
 
     #[test]

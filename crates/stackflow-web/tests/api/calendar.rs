@@ -120,7 +120,7 @@ backend_test!(
             &app,
             "max",
             &json!({"time_zone": "UTC", "working_days": ["mon"],
-                "working_hours": {"start": "09:00", "end": "09:00"}}),
+                "working_hours": {"start": "09:00", "end": "9 pm"}}),
         )
         .await;
         assert_eq!(reply.invalid_fields()[0].0, "working_hours.end");
