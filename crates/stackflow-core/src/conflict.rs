@@ -19,6 +19,24 @@ pub const ACTIVE_STATES: [ChangeState; 4] = [
     ChangeState::Implement,
 ];
 
+/// The active states past approval: a change there is not reassessed,
+/// but a blackout declared or lifted over its window is still recorded.
+pub const APPROVED_ACTIVE_STATES: [ChangeState; 2] =
+    [ChangeState::Scheduled, ChangeState::Implement];
+
+/// A change's conflicts with its blackout records replaced by `blackouts`
+/// (each keeping its first detection), its records of other changes kept
+/// as they are, in the order they were.
+pub fn with_blackouts(current: &[Conflict], blackouts: Vec<Conflict>) -> Vec<Conflict> {
+    let (previous, kept): (Vec<Conflict>, Vec<Conflict>) = current
+        .iter()
+        .cloned()
+        .partition(|c| c.kind == ConflictKind::Blackout);
+    let mut conflicts = keep_first_detection(&previous, blackouts);
+    conflicts.extend(kept);
+    conflicts
+}
+
 /// Whether a change in `state` takes part in conflict detection.
 pub fn is_active(state: ChangeState) -> bool {
     ACTIVE_STATES.contains(&state)
@@ -241,6 +259,35 @@ mod tests {
 
     fn at(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 1, h, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn blackouts_are_replaced_and_change_records_kept() {
+        let other = ChangeNumber::new(2);
+        let relation = Relation::SharedCi("orders-db".into());
+        let (with_other, _) = change_conflict(
+            ChangeNumber::new(1),
+            other,
+            &relation,
+            (at(1), at(2)),
+            at(0),
+        );
+        let freeze = blackout_conflict(7, "Freeze", (at(1), at(2)), 1, at(0));
+        let current = vec![freeze.clone(), with_other.clone()];
+        // Found again later: the first detection stays.
+        let again = blackout_conflict(7, "Freeze", (at(1), at(2)), 1, at(5));
+        assert_eq!(
+            with_blackouts(&current, vec![again]),
+            [freeze.clone(), with_other.clone()]
+        );
+        // Lifted: only the other change's record is left.
+        assert_eq!(with_blackouts(&current, Vec::new()), [with_other.clone()]);
+        // Another freeze declared: it comes first, the change record stays.
+        let new_year = blackout_conflict(8, "New year", (at(1), at(2)), 1, at(5));
+        assert_eq!(
+            with_blackouts(&current, vec![freeze.clone(), new_year.clone()]),
+            [freeze, new_year, with_other]
+        );
     }
 
     #[test]

@@ -266,6 +266,21 @@ pub trait RiskStore: Send + Sync {
         number: ChangeNumber,
         assessed: Assessed,
     ) -> Result<Option<Change>>;
+    /// Records the blackout conflicts of an approved change (`scheduled`,
+    /// `implement`) after a blackout window was created or deleted: its
+    /// blackout records become `blackouts` (first detections kept), its
+    /// records of other changes stay. `None` when nothing changed or the
+    /// change is in another state; refuses with
+    /// [`StoreError::AssessmentOutdated`] when the change moved since
+    /// `based_on_version`. A blackout newly found notifies the requester
+    /// (`change.blackout_conflict`).
+    async fn record_blackouts(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        based_on_version: i64,
+        blackouts: Vec<stackflow_core::conflict::Conflict>,
+    ) -> Result<Option<Change>>;
     /// Every change awaiting approval (`assess`, `authorize`) with its
     /// affected CIs, oldest first: what a CMDB write may need to reassess.
     async fn awaiting_approval_cis(&self) -> Result<Vec<(ChangeNumber, Vec<String>)>>;

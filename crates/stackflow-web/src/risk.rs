@@ -291,8 +291,49 @@ pub async fn reassess_number(
         Some(change) if ChangeState::AWAITING_APPROVAL.contains(&change.state) => {
             reassess(state, change, now).await.map(|_| ())
         }
+        Some(change) if conflict::APPROVED_ACTIVE_STATES.contains(&change.state) => {
+            recheck_blackouts(state, change, now).await
+        }
         _ => Ok(()),
     }
+}
+
+/// Works out again which blackout windows an approved change runs into,
+/// after a blackout window was created or deleted, and records them. The
+/// change is not scored again: its approval was given on the assessment
+/// it had, and a freeze declared since is for its owners to act on.
+async fn recheck_blackouts(
+    state: &AppState,
+    mut change: Change,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let caller = system_caller(now);
+    for attempt in 1..=ATTEMPTS {
+        let window = change.planned_start.zip(change.planned_end);
+        let view = state
+            .impact
+            .risk_view(change.affected_cis.clone(), Vec::new())
+            .await;
+        let cis: Vec<(String, String)> = (view.affected.iter())
+            .map(|ci| (ci.name.clone(), ci.class.clone()))
+            .collect();
+        let (_, blackouts, _) = placement(state, window, &cis, now).await?;
+        match state
+            .store
+            .record_blackouts(&caller, change.number, change.version, blackouts)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(StoreError::AssessmentOutdated(_)) if attempt < ATTEMPTS => {
+                match state.store.get_change(change.number).await? {
+                    Some(current) => change = current,
+                    None => return Ok(()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Reassesses one change awaiting approval; `true` if a new assessment was

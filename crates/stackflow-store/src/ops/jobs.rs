@@ -120,6 +120,30 @@ async fn request_reassessment(
     Ok(requested.rows_affected())
 }
 
+/// Asks for the blackout records of every approved change (`scheduled`,
+/// `implement`) planned to end after `from` to be worked out again: a
+/// `risk.reassess` job each, which for such a change records its blackout
+/// conflicts without scoring it again. Asked when a blackout window from
+/// `from` on is created or deleted.
+async fn request_blackout_checks(tx: &mut Tx, from: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64> {
+    let [first, second] = stackflow_core::conflict::APPROVED_ACTIVE_STATES;
+    let requested = sqlx::query(sql!(
+        "INSERT INTO jobs (kind, job_key, payload, run_at, created_at) \
+         SELECT $1, number, $2, $3, $3 FROM changes \
+         WHERE state IN ($4, $5) AND planned_end > $6 \
+         {ABSORBED_BY_PENDING_JOB}"
+    ))
+    .bind(JobKind::RiskReassess.as_str())
+    .bind(Json(serde_json::Value::Null))
+    .bind(now)
+    .bind(first.as_str())
+    .bind(second.as_str())
+    .bind(from)
+    .execute(&mut **tx)
+    .await?;
+    Ok(requested.rows_affected())
+}
+
 /// The approval SLA timer of a change's open round, if one is open.
 fn approval_timer(change: &Change) -> Option<NewJob> {
     let approval = &change.approval;

@@ -371,6 +371,64 @@ impl Repo {
         Ok(after)
     }
 
+    /// `record_blackouts`' transaction, on the writer (see `run_write`).
+    async fn write_record_blackouts(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        based_on_version: i64,
+        blackouts: Vec<Conflict>,
+    ) -> Result<Option<Change>> {
+        let mut tx = self.begin_write().await?;
+        let (id, before) = load_change(&mut tx, number, true).await?;
+        if !conflict::APPROVED_ACTIVE_STATES.contains(&before.state) {
+            return Ok(None);
+        }
+        if before.version != based_on_version {
+            return Err(StoreError::AssessmentOutdated(number.to_string()));
+        }
+        let conflicts = conflict::with_blackouts(&before.conflicts, blackouts);
+        if conflict::same_conflicts(&before.conflicts, &conflicts) {
+            return Ok(None);
+        }
+        let newly_found: Vec<String> = (conflicts.iter())
+            .filter(|c| c.kind == conflict::ConflictKind::Blackout)
+            .filter(|c| !before.conflicts.contains(c))
+            .filter_map(|c| c.window.clone())
+            .collect();
+        let mut after = before.clone();
+        after.conflicts = conflicts;
+        after.version = before.version + 1;
+        after.updated_at = by.now;
+        save_change(&mut tx, id, &before, &after).await?;
+        let key = number.to_string();
+        audit(
+            &mut tx,
+            by,
+            ("change", &key),
+            "change.conflicts_updated",
+            Some(json_of(&before)?),
+            Some(json_of(&after)?),
+        )
+        .await?;
+        if !newly_found.is_empty() {
+            let note = Notification {
+                event: "change.blackout_conflict",
+                topic: stackflow_core::lifecycle::TOPIC_CHANGES,
+                recipients: vec![after.requested_by.clone()],
+                data: serde_json::json!({
+                    "number": key,
+                    "title": after.title,
+                    "state": after.state.as_str(),
+                    "windows": newly_found,
+                }),
+            };
+            enqueue(&mut tx, by.now, &key, &note).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(after))
+    }
+
     /// `record_reassessment`'s transaction, on the writer (see `run_write`).
     async fn write_record_reassessment(
         &self,
@@ -569,6 +627,23 @@ impl RiskStore for Repo {
         let by = by.clone();
         run_write(self, move |repo| {
             Box::pin(async move { repo.write_record_reassessment(&by, number, assessed).await })
+        })
+        .await
+    }
+
+    async fn record_blackouts(
+        &self,
+        by: &Caller,
+        number: ChangeNumber,
+        based_on_version: i64,
+        blackouts: Vec<Conflict>,
+    ) -> Result<Option<Change>> {
+        let by = by.clone();
+        run_write(self, move |repo| {
+            Box::pin(async move {
+                repo.write_record_blackouts(&by, number, based_on_version, blackouts)
+                    .await
+            })
         })
         .await
     }

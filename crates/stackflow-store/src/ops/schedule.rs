@@ -122,8 +122,12 @@ impl CalendarStore for Repo {
             Some(json_of(&window)?),
         )
         .await?;
-        // Waiting changes were scored against the schedule without it.
+        // Waiting changes were scored against the schedule without it;
+        // approved ones may now run into a freeze.
         request_reassessment(&mut tx, None, by.now).await?;
+        if window.kind == stackflow_core::WindowKind::Blackout {
+            request_blackout_checks(&mut tx, window.start, by.now).await?;
+        }
         tx.commit().await?;
         Ok(window)
     }
@@ -175,8 +179,12 @@ impl CalendarStore for Repo {
             None,
         )
         .await?;
-        // Waiting changes were scored against the schedule with it.
+        // Waiting changes were scored against the schedule with it;
+        // approved ones may have been recorded as running into it.
         request_reassessment(&mut tx, None, by.now).await?;
+        if window.kind == stackflow_core::WindowKind::Blackout {
+            request_blackout_checks(&mut tx, window.start, by.now).await?;
+        }
         tx.commit().await?;
         Ok(window)
     }

@@ -1259,3 +1259,71 @@ backend_test!(
         assert_eq!(app.change(&scheduled).await["conflicts"], json!([]));
     }
 );
+
+backend_test!(
+    a_freeze_declared_over_a_scheduled_change_is_recorded_on_it_and_lifted_with_it,
+    |app| async move {
+        let scheduled = app.scheduled_standard().await;
+        let approved_version = app.change(&scheduled).await["version"].clone();
+        app.run_jobs().await;
+        // Neither a maintenance window nor a freeze elsewhere in time
+        // touches it.
+        for window in [
+            json!({"name": "Patching", "kind": "maintenance",
+                   "start": "2026-12-01T00:00:00Z", "end": "2026-12-03T00:00:00Z"}),
+            json!({"name": "January freeze", "kind": "blackout",
+                   "start": "2027-01-01T00:00:00Z", "end": "2027-01-03T00:00:00Z"}),
+        ] {
+            app.post("/api/windows", "max", window)
+                .await
+                .expect(StatusCode::CREATED);
+        }
+        app.run_jobs().await;
+        assert_eq!(app.change(&scheduled).await["version"], approved_version);
+
+        // A freeze over its window, declared after it was approved.
+        app.clock.advance(chrono::Duration::minutes(5));
+        let freeze = app
+            .post(
+                "/api/windows",
+                "max",
+                json!({"name": "December freeze", "kind": "blackout",
+                       "start": "2026-12-01T00:00:00Z", "end": "2026-12-03T00:00:00Z"}),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        app.run_jobs().await;
+        let change = app.change(&scheduled).await;
+        assert_eq!(change["state"], "scheduled", "not sent back for approval");
+        let conflicts = change["conflicts"].as_array().expect("conflicts");
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert_eq!(conflicts[0]["type"], "blackout");
+        assert_eq!(conflicts[0]["window"], "December freeze");
+        assert_eq!(conflicts[0]["window_id"], freeze["id"]);
+        let trail = app.audit(&scheduled).await;
+        let last = trail.last().expect("an audit event");
+        assert_eq!(last["action"], "change.conflicts_updated");
+        let notes: Vec<_> = (app.store.pending_outbox(1000).await.expect("outbox"))
+            .into_iter()
+            .filter(|n| n.event_type == "change.blackout_conflict" && n.entity_key == scheduled)
+            .collect();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(notes[0].recipients, ["alice"]);
+        // Running the check again changes nothing.
+        let version = change["version"].clone();
+        app.reassess_number(&scheduled).await;
+        assert_eq!(app.change(&scheduled).await["version"], version);
+
+        // The freeze is lifted: so is the record.
+        app.call(
+            axum::http::Method::DELETE,
+            &format!("/api/windows/{}", freeze["id"]),
+        )
+        .by("max")
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT);
+        app.run_jobs().await;
+        assert_eq!(app.change(&scheduled).await["conflicts"], json!([]));
+    }
+);

@@ -165,6 +165,17 @@ impl TestApp {
             .expect("run a batch of due jobs")
     }
 
+    /// Runs what a `risk.reassess` job of change `number` runs, now.
+    pub async fn reassess_number(&self, number: &str) {
+        stackflow_web::risk::reassess_number(
+            &self.state,
+            number.parse().expect("a change number"),
+            self.now(),
+        )
+        .await
+        .expect("reassess");
+    }
+
     /// Assesses change `number` as its submission would now, without
     /// recording anything; conflict candidates are looked up by CI while its
     /// conflict scope has at most `scope_limit` CIs (0: by window, for a
