@@ -12,7 +12,9 @@ use crate::business_calendar::BusinessCalendar;
 use crate::change::{MAX_YEAR, MIN_YEAR};
 use crate::errors::{FieldError, Refusal};
 use crate::validate;
-use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Timelike, Utc,
+};
 use serde::{Deserialize, Serialize};
 
 pub use crate::enums::WindowKind;
@@ -129,8 +131,7 @@ impl ChangeWindow {
         };
         let duration = self.end - self.start;
         let mut found = Vec::new();
-        for at in (&set).into_iter().take(MAX_SCANNED) {
-            let start = at.with_timezone(&Utc);
+        for start in set.starts().take(MAX_SCANNED) {
             if start >= to {
                 break;
             }
@@ -167,22 +168,91 @@ impl ChangeWindow {
     }
 }
 
-/// The recurrence set of a rule, started at `start` in `time_zone`: the
-/// one expansion shared by windows and CAB meetings.
+/// A recurrence rule started at a local time in a zone: the one expansion
+/// shared by windows and CAB meetings.
+///
+/// The rule is expanded on the wall clock (the `rrule` crate is given the
+/// local start as if it were UTC, which has no clock changes), and each
+/// wall-clock time is then placed in the zone here. Expanded in the zone
+/// itself, the crate drops an occurrence whose local midnight does not
+/// exist (Cairo, Santiago or Beirut move their clocks at midnight), so a
+/// nightly freeze there would have had no occurrence that night.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Recurrence {
+    set: rrule::RRuleSet,
+    zone: chrono_tz::Tz,
+}
+
+impl Recurrence {
+    /// Occurrence starts in order, each once. A local time the clocks
+    /// skip is read with the offset before the gap (RFC 5545 §3.3.5: 02:30
+    /// on the night Berlin goes from 02:00 to 03:00 is 03:30 summer time);
+    /// one they repeat is the first of the two. A skipped time that lands
+    /// on the next occurrence (an hourly rule across the gap) counts once.
+    pub(crate) fn starts(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        let mut last: Option<DateTime<Utc>> = None;
+        (&self.set).into_iter().filter_map(move |wall_clock| {
+            let at = local_instant(self.zone, wall_clock.naive_utc())?;
+            if last.is_some_and(|last| at <= last) {
+                return None;
+            }
+            last = Some(at);
+            Some(at)
+        })
+    }
+}
+
+/// A local wall-clock time in `zone` as an instant (see
+/// [`Recurrence::starts`] for gaps and repeated times).
+fn local_instant(zone: chrono_tz::Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(at) => Some(at.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        LocalResult::None => {
+            // The offset in force a day before: the one before the gap.
+            let before = zone
+                .from_local_datetime(&(local - Duration::days(1)))
+                .earliest()?
+                .offset()
+                .fix();
+            Some(Utc.from_utc_datetime(
+                &(local - Duration::seconds(i64::from(before.local_minus_utc()))),
+            ))
+        }
+    }
+}
+
+/// The recurrence of a rule started at `start` in `time_zone`.
 pub(crate) fn rule_set(
     rule: &str,
     time_zone: &str,
     start: DateTime<Utc>,
-) -> Result<rrule::RRuleSet, String> {
-    let tz: chrono_tz::Tz = time_zone
+) -> Result<Recurrence, String> {
+    let zone: chrono_tz::Tz = time_zone
         .parse()
         .map_err(|_| format!("unknown time zone `{time_zone}`"))?;
-    let parsed: rrule::RRule<rrule::Unvalidated> = rule.parse().map_err(|e| format!("{e}"))?;
-    let dt_start = start.with_timezone(&rrule::Tz::Tz(tz));
-    let set = parsed.build(dt_start).map_err(|e| format!("{e}"))?;
+    let mut parsed: rrule::RRule<rrule::Unvalidated> = rule.parse().map_err(|e| format!("{e}"))?;
+    let on_the_wall_clock = |at: DateTime<Utc>| {
+        rrule::Tz::UTC.from_utc_datetime(&at.with_timezone(&zone).naive_local())
+    };
+    if let Some(until) = parsed.get_until() {
+        // RFC 5545: with a DTSTART in a zone, UNTIL is a UTC instant; on
+        // the wall clock it is that instant's local time.
+        if until.timezone().is_local() || until.offset().fix().local_minus_utc() != 0 {
+            return Err("UNTIL must be a UTC time (ending in `Z`)".into());
+        }
+        let until = on_the_wall_clock(until.with_timezone(&Utc));
+        parsed = parsed.until(until);
+    }
+    let set = parsed
+        .build(on_the_wall_clock(start))
+        .map_err(|e| format!("{e}"))?;
     // The crate's own loop limit, so a rule that matches nothing (the 30th
     // of February) ends instead of searching forever.
-    Ok(set.limit())
+    Ok(Recurrence {
+        set: set.limit(),
+        zone,
+    })
 }
 
 /// How a planned change window sits against the windows and the business
@@ -436,15 +506,15 @@ fn check_recurrence(
     }
     match rule_set(rule, time_zone, start) {
         Err(e) => errors.push(invalid(format!("not a valid RRULE: {e}"))),
-        Ok(set) => match (&set).into_iter().next() {
+        Ok(set) => match set.starts().next() {
             None => errors.push(invalid("the rule has no occurrence".into())),
             // RFC 5545 leaves a DTSTART that the rule does not produce
             // undefined; we ask for the first occurrence to be the start.
-            Some(first) if first.with_timezone(&Utc) != start => errors.push(FieldError::new(
+            Some(first) if first != start => errors.push(FieldError::new(
                 "start",
                 format!(
                     "must be the rule's first occurrence; the rule first gives {}",
-                    first.with_timezone(&Utc).to_rfc3339()
+                    first.to_rfc3339()
                 ),
             )),
             Some(_) => {}

@@ -31,6 +31,9 @@ const CONFLICT_ORDER_LOCK: Option<&str> = None;
 const SHORT_WINDOW_INDEX: &str = " INDEXED BY changes_active_window";
 /// Conflict detection's index for planned windows longer than a day.
 const LONG_WINDOW_INDEX: &str = " INDEXED BY changes_active_long_window";
+/// The schedule's index for windows longer than a day that began before
+/// its range: by their end (migration 0015), named as the others are.
+const SCHEDULE_LONG_WINDOW_INDEX: &str = " INDEXED BY changes_long_planned_window_end";
 /// Membership in the names of a JSON array bound as one parameter: one
 /// statement text however many names, so the prepared statement is reused.
 const IN_JSON_NAMES: &str = "IN (SELECT value FROM json_each($1))";

@@ -107,7 +107,7 @@ pub fn default_schedule(zone: Tz) -> CabSchedule {
 pub struct MeetingSchedule {
     pub(super) zone: Tz,
     pub(super) rrule: String,
-    pub(super) set: rrule::RRuleSet,
+    pub(super) set: crate::windows::Recurrence,
     pub(super) first_start: DateTime<Utc>,
     pub(super) duration: Duration,
     pub(super) agenda_cutoff: Duration,
@@ -159,9 +159,6 @@ impl MeetingSchedule {
 
     /// Meeting starts in order from the first, at most [`MAX_SCANNED`].
     pub(super) fn starts(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
-        (&self.set)
-            .into_iter()
-            .take(MAX_SCANNED)
-            .map(|at| at.with_timezone(&Utc))
+        self.set.starts().take(MAX_SCANNED)
     }
 }

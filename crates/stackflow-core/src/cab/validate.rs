@@ -209,7 +209,7 @@ fn recurrence(
     first_start: DateTime<Utc>,
     now: DateTime<Utc>,
     errors: &mut Vec<FieldError>,
-) -> Option<rrule::RRuleSet> {
+) -> Option<crate::windows::Recurrence> {
     let set = match rule_set(rule, zone.name(), first_start) {
         Ok(set) => set,
         Err(e) => {
@@ -217,10 +217,7 @@ fn recurrence(
             return None;
         }
     };
-    let mut starts = (&set)
-        .into_iter()
-        .take(MAX_SCANNED)
-        .map(|at| at.with_timezone(&Utc));
+    let mut starts = set.starts().take(MAX_SCANNED);
     // RFC 5545 leaves a DTSTART the rule does not produce undefined; the
     // first meeting must be one the rule gives.
     match starts.next() {

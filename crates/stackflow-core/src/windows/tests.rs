@@ -452,3 +452,64 @@ fn a_change_across_a_nightly_freeze_records_it_once() {
          (2026-12-05T00:00:00+00:00 to 2026-12-05T06:00:00+00:00)"
     );
 }
+
+#[test]
+fn a_nightly_window_keeps_the_night_the_clocks_skip_midnight() {
+    use chrono::TimeZone;
+    // Cairo moves from 00:00 to 01:00 on Friday 24 April 2026: that
+    // night's 00:30 does not exist on the wall clock.
+    let cairo = chrono_tz::Africa::Cairo;
+    let skipped = chrono::NaiveDate::from_ymd_opt(2026, 4, 24)
+        .unwrap()
+        .and_hms_opt(0, 30, 0)
+        .unwrap();
+    assert!(cairo.from_local_datetime(&skipped).earliest().is_none());
+    let freeze = window(json!({
+        "name": "Nightly batch", "kind": "blackout",
+        "start": "2026-04-20T22:30:00Z", "end": "2026-04-21T02:00:00Z",
+        "recurrence": "FREQ=DAILY", "time_zone": "Africa/Cairo"
+    }));
+    let found = freeze.occurrences(utc("2026-04-22T00:00:00Z"), utc("2026-04-26T00:00:00Z"));
+    assert_eq!(
+        starts(&found),
+        [
+            "2026-04-21T22:30Z", // 00:30 winter time, 22 April, still running
+            "2026-04-22T22:30Z", // 00:30 winter time, 23 April
+            "2026-04-23T22:30Z", // the skipped 00:30, read in winter time: 01:30 summer time
+            "2026-04-24T21:30Z", // 00:30 summer time from then on
+            "2026-04-25T21:30Z",
+        ]
+    );
+}
+
+#[test]
+fn an_hourly_window_across_a_clock_change_never_repeats_an_instant() {
+    // Berlin goes from 02:00 to 03:00 on 29 March 2026.
+    let hourly = window(json!({
+        "name": "Hourly sync", "kind": "blackout",
+        "start": "2026-03-28T23:00:00Z", "end": "2026-03-28T23:10:00Z",
+        "recurrence": "FREQ=HOURLY", "time_zone": "Europe/Berlin"
+    }));
+    let found = hourly.occurrences(utc("2026-03-28T23:00:00Z"), utc("2026-03-29T04:00:00Z"));
+    assert_eq!(
+        starts(&found),
+        [
+            "2026-03-28T23:00Z", // 00:00 winter time
+            "2026-03-29T00:00Z", // 01:00
+            "2026-03-29T01:00Z", // the skipped 02:00 and the real 03:00 summer time, once
+            "2026-03-29T02:00Z", // 04:00
+            "2026-03-29T03:00Z",
+        ]
+    );
+}
+
+#[test]
+fn until_must_be_a_utc_time() {
+    let fields = refused_fields(json!({
+        "name": "Rule", "kind": "maintenance",
+        "start": "2026-11-29T03:00:00Z", "end": "2026-11-29T05:00:00Z",
+        "recurrence": "FREQ=WEEKLY;UNTIL=20261220T030000", "time_zone": "Europe/Berlin"
+    }));
+    assert_eq!(fields.len(), 1, "{fields:?}");
+    assert_eq!(fields[0].0, "recurrence");
+}

@@ -21,7 +21,9 @@ impl ScheduleStore for Repo {
         // A window of at most LONG_WINDOW_DAYS that overlaps the range
         // starts after `from - LONG_WINDOW_DAYS`: a bounded range scan of
         // `changes_planned_window`. Longer windows starting before that
-        // come from `changes_long_planned_window` (migration 0006). The two
+        // come from `changes_long_planned_window_end` (migration 0015), a
+        // range scan of those ending after `from`: the long windows still
+        // running then or later, however long the history. The two
         // branches' start ranges are disjoint, so no change comes twice.
         let short_from = from - chrono::Duration::days(LONG_WINDOW_DAYS);
         // One more than asked for tells whether the answer is truncated.
@@ -31,7 +33,7 @@ impl ScheduleStore for Repo {
              WHERE planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND {SCHEDULE_STATES_SQL} \
              AND ($5 IS NULL OR assignment_group = $5) \
              UNION ALL \
-             SELECT planned_start, number, doc FROM changes \
+             SELECT planned_start, number, doc FROM changes{SCHEDULE_LONG_WINDOW_INDEX} \
              WHERE long_window AND planned_start < $1 AND planned_end > $3 AND {SCHEDULE_STATES_SQL} \
              AND ($5 IS NULL OR assignment_group = $5) \
              ORDER BY planned_start, number LIMIT $4"

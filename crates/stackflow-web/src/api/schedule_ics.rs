@@ -8,7 +8,7 @@ use crate::problem::{ApiResult, Problem};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 use stackflow_core::{Change, ChangeState, ChangeWindow, Occurrence, WindowKind};
 
@@ -106,7 +106,10 @@ fn change_event(state: &AppState, change: &Change) -> Option<Event> {
             .timestamp(change.updated_at)
             .last_modified(change.updated_at)
             .starts(start)
-            .ends(end)
+            .ends(second_after_or_at(end))
+            // Clients that track revisions (Outlook) update an event only
+            // when its sequence grows; a change's version always does.
+            .sequence(u32::try_from(change.version).unwrap_or(u32::MAX))
             .summary(&one_line(&format!("{} {}", change.number, change.title)))
             .description(&change_description(change))
             .url(&state.link(&format!("/api/changes/{}", change.number)))
@@ -173,13 +176,26 @@ fn window_event(state: &AppState, window: &ChangeWindow, occurrence: &Occurrence
         ))
         .timestamp(window.created_at)
         .starts(occurrence.start)
-        .ends(occurrence.end)
+        .ends(second_after_or_at(occurrence.end))
         .summary(&one_line(&format!("{label}: {}", window.name)))
         .description(&text(&description))
         .url(&state.link(&format!("/api/windows/{}", window.id)))
         .add_property("TRANSP", transparency)
         .categories([window.kind.as_str()])
         .done()
+}
+
+/// An end written to the second, which iCalendar times are: rounded up,
+/// so that the event covers the whole window (its start is written
+/// rounded down) and a window shorter than a second still ends after it
+/// starts, as RFC 5545 asks of DTEND.
+fn second_after_or_at(end: DateTime<Utc>) -> DateTime<Utc> {
+    let whole = end.trunc_subsecs(0);
+    if whole == end {
+        end
+    } else {
+        whole + Duration::seconds(1)
+    }
 }
 
 /// `20261201T220000Z`: the RFC 5545 UTC form, for UIDs.
@@ -254,6 +270,19 @@ mod tests {
         assert_eq!(default_range(now, Some(far), None), (far, far + span));
         assert_eq!(default_range(now, None, Some(far)), (far - span, far));
         assert_eq!(default_range(now, Some(now), Some(far)), (now, far));
+    }
+
+    #[test]
+    fn ends_are_rounded_up_to_the_second() {
+        let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            second_after_or_at(at("2026-12-01T22:00:00.000001Z")),
+            at("2026-12-01T22:00:01Z")
+        );
+        assert_eq!(
+            second_after_or_at(at("2026-12-01T22:00:00Z")),
+            at("2026-12-01T22:00:00Z")
+        );
     }
 
     #[test]

@@ -411,6 +411,8 @@ backend_test!(
         );
         assert_eq!(prop(e, "STATUS"), Some("TENTATIVE"));
         assert_eq!(prop(e, "CATEGORIES"), Some("normal"));
+        let version = app.change(&tentative).await["version"].to_string();
+        assert_eq!(prop(e, "SEQUENCE"), Some(version.as_str()));
         assert!(prop(e, "DTSTAMP").is_some_and(|t| t.ends_with('Z')));
         let risk = app.change(&tentative).await["risk_assessment"]["risk_level"]
             .as_str()
