@@ -421,6 +421,13 @@ pub struct Assessed {
     /// a submission refuses with [`crate::StoreError::AssessmentOutdated`]
     /// when the generation moved.
     pub settings_generation: Option<i64>,
+    /// The CMDB change-log sequence number the impact index had applied
+    /// when the assessment read it. A CMDB write committed after it asks
+    /// to reassess the changes awaiting approval that it touches, and may
+    /// look for them before this submission commits; recording a
+    /// submission then asks for this change's reassessment in its own
+    /// transaction.
+    pub cmdb_seq: i64,
 }
 
 /// The conflict candidates an assessment read, and how it looked them up.

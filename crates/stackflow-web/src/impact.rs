@@ -102,6 +102,11 @@ impl ImpactIndex {
         }))
     }
 
+    /// The change-log sequence number the index has applied.
+    pub fn seq(&self) -> i64 {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).seq
+    }
+
     /// Figures about the current index.
     pub fn stats(&self) -> IndexStats {
         stats_of(&self.current.read().unwrap_or_else(|e| e.into_inner()))

@@ -85,6 +85,8 @@ pub async fn assess(
 ) -> Result<Assessed, AppError> {
     let window = change.planned_start.zip(change.planned_end);
     state.impact.refresh_for_query().await;
+    // Read before the index is: what it answers is at least this recent.
+    let cmdb_seq = state.impact.seq();
     let read: Option<CandidatesRead> = match window {
         Some((start, end)) if start < end => {
             // Only a change naming a CI in this scope can conflict; each
@@ -183,6 +185,7 @@ pub async fn assess(
         counterparts,
         candidates: read,
         settings_generation,
+        cmdb_seq,
     })
 }
 

@@ -338,11 +338,12 @@ impl Repo {
         }
         let risk_level = assessed.risk.as_ref().map(|risk| risk.risk_level);
         let settings = self.settings_in(&mut tx).await?;
-        if let Some(read) = assessed.settings_generation {
-            let held = settings_generation_held(&mut tx, settings.generation).await?;
-            if held != read {
-                return Err(StoreError::AssessmentOutdated(number.to_string()));
-            }
+        let (generation, cmdb_seq) = submission_horizon(&mut tx).await?;
+        if assessed
+            .settings_generation
+            .is_some_and(|read| read != generation)
+        {
+            return Err(StoreError::AssessmentOutdated(number.to_string()));
         }
         let mut transition = decide_in(
             &mut tx,
@@ -358,6 +359,13 @@ impl Repo {
         let after = persist_transition(&mut tx, by, id, &before, transition).await?;
         if let Some(risk) = &assessed.risk {
             insert_assessment(&mut tx, id, AssessmentCause::Submit, risk).await?;
+        }
+        if cmdb_seq > assessed.cmdb_seq {
+            // A CMDB write committed after the impact index was read, and
+            // may have looked for the waiting changes it touches before
+            // this one was waiting: reassess it, which records nothing if
+            // the write did not touch it.
+            request_reassessment(&mut tx, Some(&[number]), by.now).await?;
         }
         sync_counterparts(
             &mut tx,

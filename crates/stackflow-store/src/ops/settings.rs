@@ -2,19 +2,18 @@
 // while `settings_generation` stays put (see `crate::settings`).
 
 /// The generation of the settings this connection or transaction sees.
-/// The settings generation a submission is recorded at, held until its
-/// transaction ends. On PostgreSQL that is a share lock on the row every
-/// settings writer locks first (`begin_settings_write`): a window or
-/// calendar written meanwhile has either committed, and is read here, or
-/// waits, and then finds the change awaiting approval and asks for its
-/// reassessment. SQLite's one writer orders them already: `read_in_tx` is
-/// what the transaction read, and no statement more is spent.
-async fn settings_generation_held(tx: &mut Tx, read_in_tx: i64) -> Result<i64> {
-    if FOR_SHARE.is_empty() {
-        return Ok(read_in_tx);
-    }
-    Ok(sqlx::query_scalar(sql!(
-        "SELECT value FROM settings_generation WHERE id = 1{FOR_SHARE}"
+/// What a submission's assessment must not have missed, read in its
+/// transaction: the settings generation and the CMDB change log's last
+/// sequence number. The generation is held until the transaction ends: on
+/// PostgreSQL by a share lock on the row every settings writer locks first
+/// (`begin_settings_write`), so a window or calendar written meanwhile has
+/// either committed, and is read here, or waits, and then finds the change
+/// awaiting approval and asks for its reassessment; SQLite's one writer
+/// orders them already.
+async fn submission_horizon(tx: &mut Tx) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(sql!(
+        "SELECT value, (SELECT COALESCE(MAX(seq), 0) FROM cmdb_log) \
+         FROM settings_generation WHERE id = 1{FOR_SHARE}"
     ))
     .fetch_one(&mut **tx)
     .await?)

@@ -1327,3 +1327,46 @@ backend_test!(
         assert_eq!(app.change(&scheduled).await["conflicts"], json!([]));
     }
 );
+
+backend_test!(
+    a_cmdb_write_between_assessment_and_submission_still_reassesses_the_change,
+    |app| async move {
+        let waiting = app.create("alice", normal_draft()).await;
+        let assessed = app
+            .assess(&waiting, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        // A critical service comes to depend on the change's CI after the
+        // assessment read the CMDB, and the write's follow-up looks for
+        // waiting changes before the submission commits: none yet.
+        app.post(
+            "/api/cis",
+            "admin",
+            json!({"name": "checkout", "class": "business_service", "criticality": "critical"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        app.post(
+            "/api/relationships",
+            "admin",
+            json!({"from": "checkout", "to": "orders-db-prod", "type": "depends_on"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        assert_eq!(app.run_jobs().await, 0);
+        let caller = app.caller("alice", Role::Requester, Channel::Api);
+        let submitted = app
+            .store
+            .submit_assessed(&caller, waiting.parse().expect("number"), None, assessed)
+            .await
+            .expect("submitted");
+        let stale = submitted.risk_assessment.expect("assessed");
+        // orders-app, the fixture's dependent, and not checkout.
+        assert_eq!(stale.factors.blast_radius_cis, 1, "{stale:?}");
+        // The submission asked for its own reassessment.
+        app.clock.advance(chrono::Duration::minutes(1));
+        assert_eq!(app.run_jobs().await, 1);
+        let read = risk(&app, &waiting).await;
+        assert_eq!(read["history"].as_array().expect("history").len(), 2);
+        assert_eq!(read["risk_assessment"]["factors"]["blast_radius_cis"], 2);
+    }
+);
