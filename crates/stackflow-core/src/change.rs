@@ -398,9 +398,10 @@ fn check_title(title: &str, errors: &mut Vec<FieldError>) {
             "title",
             format!("at most {MAX_TITLE} characters"),
         ));
-    } else if title.chars().any(char::is_control) {
+    } else if title.chars().any(|c| c.is_control() && c != '\t') {
         // A title is one line: it becomes an email subject, a calendar
-        // SUMMARY and a list row.
+        // SUMMARY and a list row. A tab is allowed, as titles saved in
+        // templates before this rule may hold one.
         errors.push(FieldError::new(
             "title",
             "one line, without control characters",

@@ -237,8 +237,10 @@ pub(crate) fn rule_set(
     };
     if let Some(until) = parsed.get_until() {
         // RFC 5545: with a DTSTART in a zone, UNTIL is a UTC instant; on
-        // the wall clock it is that instant's local time.
-        if until.timezone().is_local() || until.offset().fix().local_minus_utc() != 0 {
+        // the wall clock it is that instant's local time. A floating one
+        // (no `Z`) is refused here, as the crate would have: rewritten, it
+        // would be read in the server's own zone.
+        if until.timezone().is_local() {
             return Err("UNTIL must be a UTC time (ending in `Z`)".into());
         }
         let until = on_the_wall_clock(until.with_timezone(&Utc));

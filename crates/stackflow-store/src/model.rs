@@ -418,8 +418,7 @@ pub struct Assessed {
     /// planned window). A window or calendar written between the
     /// assessment and its submission's commit would ask to reassess only
     /// the changes already awaiting approval, not this one, so recording
-    /// a submission refuses with [`crate::StoreError::AssessmentOutdated`]
-    /// when the generation moved.
+    /// a submission asks for its reassessment when the generation moved.
     pub settings_generation: Option<i64>,
     /// The CMDB change-log sequence number the impact index had applied
     /// when the assessment read it. A CMDB write committed after it asks

@@ -357,6 +357,12 @@ async fn reassess(
             Ok(recorded) => return Ok(recorded.is_some()),
             Err(StoreError::AssessmentOutdated(_)) if attempt < ATTEMPTS => {
                 match state.store.get_change(change.number).await? {
+                    // Approved while it was being assessed: not scored
+                    // again, but a blackout written meanwhile is recorded.
+                    Some(current) if conflict::APPROVED_ACTIVE_STATES.contains(&current.state) => {
+                        recheck_blackouts(state, current, now).await?;
+                        return Ok(false);
+                    }
                     Some(current) => change = current,
                     None => return Ok(false),
                 }

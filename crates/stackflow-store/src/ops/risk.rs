@@ -299,6 +299,7 @@ impl Repo {
         assessed: Assessed,
     ) -> Result<Change> {
         let mut tx = self.begin_write().await?;
+        let (generation, cmdb_seq) = submission_horizon(&mut tx).await?;
         lock_conflicts(&mut tx).await?;
         let (id, before) = load_change(&mut tx, number, true).await?;
         check_version(expected_version, &before)?;
@@ -338,13 +339,6 @@ impl Repo {
         }
         let risk_level = assessed.risk.as_ref().map(|risk| risk.risk_level);
         let settings = self.settings_in(&mut tx).await?;
-        let (generation, cmdb_seq) = submission_horizon(&mut tx).await?;
-        if assessed
-            .settings_generation
-            .is_some_and(|read| read != generation)
-        {
-            return Err(StoreError::AssessmentOutdated(number.to_string()));
-        }
         let mut transition = decide_in(
             &mut tx,
             by,
@@ -360,11 +354,14 @@ impl Repo {
         if let Some(risk) = &assessed.risk {
             insert_assessment(&mut tx, id, AssessmentCause::Submit, risk).await?;
         }
-        if cmdb_seq > assessed.cmdb_seq {
-            // A CMDB write committed after the impact index was read, and
-            // may have looked for the waiting changes it touches before
-            // this one was waiting: reassess it, which records nothing if
-            // the write did not touch it.
+        let settings_moved = assessed
+            .settings_generation
+            .is_some_and(|read| read != generation);
+        if settings_moved || cmdb_seq > assessed.cmdb_seq {
+            // A window, the calendar or the CMDB was written after the
+            // assessment read them, and that write asked to reassess only
+            // the changes then awaiting approval: reassess this one, which
+            // records nothing if the write did not bear on it.
             request_reassessment(&mut tx, Some(&[number]), by.now).await?;
         }
         sync_counterparts(
@@ -447,11 +444,14 @@ impl Repo {
         let mut tx = self.begin_write().await?;
         lock_conflicts(&mut tx).await?;
         let (id, before) = load_change(&mut tx, number, true).await?;
-        if !ChangeState::AWAITING_APPROVAL.contains(&before.state) {
-            return Ok(None);
-        }
+        // A change that moved since is outdated even when it no longer
+        // awaits approval: one approved meanwhile still has its blackouts
+        // to be recorded, which the caller does once it reads it again.
         if before.version != assessed.based_on_version {
             return Err(StoreError::AssessmentOutdated(number.to_string()));
+        }
+        if !ChangeState::AWAITING_APPROVAL.contains(&before.state) {
+            return Ok(None);
         }
         if let Some(read) = &assessed.candidates {
             // As for a submission: a candidate that has since left the
@@ -481,7 +481,10 @@ impl Repo {
             return Ok(None);
         }
         let mut after = before.clone();
-        after.risk_assessment = Some(risk.clone());
+        if !same_risk {
+            // The same finding keeps the assessment the history holds.
+            after.risk_assessment = Some(risk.clone());
+        }
         after.conflicts = assessed.conflicts.clone();
         after.version = before.version + 1;
         after.updated_at = by.now;

@@ -1,15 +1,16 @@
 // The organisation's settings, read as one set and kept between reads
 // while `settings_generation` stays put (see `crate::settings`).
 
-/// The generation of the settings this connection or transaction sees.
-/// What a submission's assessment must not have missed, read in its
+/// What a submission's assessment must not have missed, read first in its
 /// transaction: the settings generation and the CMDB change log's last
 /// sequence number. The generation is held until the transaction ends: on
 /// PostgreSQL by a share lock on the row every settings writer locks first
 /// (`begin_settings_write`), so a window or calendar written meanwhile has
 /// either committed, and is read here, or waits, and then finds the change
 /// awaiting approval and asks for its reassessment; SQLite's one writer
-/// orders them already.
+/// orders them already. Settings writers take the conflict-record lock
+/// after that row (`reevaluate_open_changes`), so the submission takes the
+/// row before that lock too: the other order could deadlock.
 async fn submission_horizon(tx: &mut Tx) -> Result<(i64, i64)> {
     Ok(sqlx::query_as(sql!(
         "SELECT value, (SELECT COALESCE(MAX(seq), 0) FROM cmdb_log) \
@@ -19,6 +20,7 @@ async fn submission_horizon(tx: &mut Tx) -> Result<(i64, i64)> {
     .await?)
 }
 
+/// The generation of the settings this connection or transaction sees.
 async fn settings_generation<'e>(executor: impl sqlx::Executor<'e, Database = Db>) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT value FROM settings_generation WHERE id = 1")

@@ -4,7 +4,7 @@
 use super::schedule::{ScheduleData, ScheduleParams, check_range, read_schedule};
 use crate::AppState;
 use crate::extract::{ApiQuery, Auth};
-use crate::problem::{ApiResult, Problem};
+use crate::problem::{ApiResult, AppError, Problem};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -35,7 +35,12 @@ pub(super) async fn get_schedule_ics(
 /// The schedule's iCalendar text for a request's range (the default one
 /// where `from` or `to` is missing): the export's and the feeds' body.
 pub(super) async fn schedule_ics(state: &AppState, params: &ScheduleParams) -> ApiResult<String> {
-    let (from, to) = default_range(state.clock.now(), params.from, params.to);
+    let (from, to) = default_range(state.clock.now(), params.from, params.to).ok_or_else(|| {
+        AppError::bad_request(
+            "bad_range",
+            "the range must lie within the years chrono can count",
+        )
+    })?;
     let (from, to) = check_range(from, to)?;
     let data = read_schedule(state, from, to, params.assignment_group.as_deref()).await?;
     if data.changes.truncated {
@@ -47,21 +52,22 @@ pub(super) async fn schedule_ics(state: &AppState, params: &ScheduleParams) -> A
 /// The range of an export: as given; 30 days back to 180 ahead of `now`
 /// without either end; with one end only, the default span measured from
 /// it, so `?from=` a year ahead is that date and the 210 days after it,
-/// never a range that ends before it starts.
+/// never a range that ends before it starts. `None` when that span runs
+/// past the last instant a date can hold (`?from=+262142-12-31…`).
 fn default_range(
     now: DateTime<Utc>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
-) -> (DateTime<Utc>, DateTime<Utc>) {
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let span = Duration::days(DEFAULT_DAYS_BACK + DEFAULT_DAYS_AHEAD);
     match (from, to) {
-        (Some(from), Some(to)) => (from, to),
-        (Some(from), None) => (from, from + span),
-        (None, Some(to)) => (to - span, to),
-        (None, None) => (
-            now - Duration::days(DEFAULT_DAYS_BACK),
-            now + Duration::days(DEFAULT_DAYS_AHEAD),
-        ),
+        (Some(from), Some(to)) => Some((from, to)),
+        (Some(from), None) => Some((from, from.checked_add_signed(span)?)),
+        (None, Some(to)) => Some((to.checked_sub_signed(span)?, to)),
+        (None, None) => Some((
+            now.checked_sub_signed(Duration::days(DEFAULT_DAYS_BACK))?,
+            now.checked_add_signed(Duration::days(DEFAULT_DAYS_AHEAD))?,
+        )),
     }
 }
 
@@ -265,11 +271,20 @@ mod tests {
         let span = Duration::days(210);
         assert_eq!(
             default_range(now, None, None),
-            (now - Duration::days(30), now + Duration::days(180))
+            Some((now - Duration::days(30), now + Duration::days(180)))
         );
-        assert_eq!(default_range(now, Some(far), None), (far, far + span));
-        assert_eq!(default_range(now, None, Some(far)), (far - span, far));
-        assert_eq!(default_range(now, Some(now), Some(far)), (now, far));
+        assert_eq!(default_range(now, Some(far), None), Some((far, far + span)));
+        assert_eq!(default_range(now, None, Some(far)), Some((far - span, far)));
+        assert_eq!(default_range(now, Some(now), Some(far)), Some((now, far)));
+        // At the ends of what a date can hold: refused, never a panic.
+        assert_eq!(
+            default_range(now, Some(DateTime::<Utc>::MAX_UTC), None),
+            None
+        );
+        assert_eq!(
+            default_range(now, None, Some(DateTime::<Utc>::MIN_UTC)),
+            None
+        );
     }
 
     #[test]
@@ -296,18 +311,24 @@ mod tests {
 
     #[test]
     fn folded_lines_are_at_most_75_octets_and_unfold_to_the_original() {
-        for length in [74, 75, 76, 149, 150, 151, 224, 298, 1000] {
+        for length in [60, 61, 62, 63, 136, 137, 138, 211, 285, 1000] {
             for filler in ["x", "é", "€", "𝄞"] {
-                let value: String = filler.repeat(length);
-                let line = format!("DESCRIPTION:{value}");
-                // Folded by the crate's rules first, as `render` gives it.
-                let input = format!("BEGIN:VEVENT\r\n{}\r\nEND:VEVENT\r\n", line);
-                let folded = fold_content_lines(&input);
+                let description: String = filler.repeat(length);
+                // Rendered, and folded, by the crate, as `render` gives it.
+                let mut calendar = Calendar::empty();
+                calendar.push(Event::new().description(&description).done());
+                let rendered = calendar.done().to_string();
+                let folded = fold_content_lines(&rendered);
                 assert!(folded.ends_with("\r\n"));
                 for physical in folded.split_terminator("\r\n") {
                     assert!(physical.len() <= 75, "{length} {filler}: {physical:?}");
                 }
-                assert_eq!(folded.replace("\r\n ", ""), input, "{length} {filler}");
+                let unfolded = |text: &str| text.replace("\r\n ", "").replace("\r\n\t", "");
+                assert_eq!(unfolded(&folded), unfolded(&rendered), "{length} {filler}");
+                assert!(
+                    unfolded(&folded).contains(&format!("DESCRIPTION:{description}\r\n")),
+                    "{length} {filler}"
+                );
                 // Folding is idempotent.
                 assert_eq!(fold_content_lines(&folded), folded);
             }

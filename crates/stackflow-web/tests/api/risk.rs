@@ -1061,7 +1061,7 @@ backend_test!(
 );
 
 backend_test!(
-    a_blackout_declared_while_a_change_is_assessed_is_found_when_it_is_submitted,
+    a_blackout_declared_while_a_change_is_assessed_is_found_once_it_is_submitted,
     |app| async move {
         let number = app.create("alice", normal_draft()).await;
         let assessed = app
@@ -1079,27 +1079,22 @@ backend_test!(
         )
         .await
         .expect(StatusCode::CREATED);
+        assert_eq!(app.run_jobs().await, 0);
         let caller = app.caller("alice", Role::Requester, Channel::Api);
-        let refused = app
+        let submitted = app
             .store
             .submit_assessed(&caller, number.parse().expect("number"), None, assessed)
-            .await;
-        assert!(
-            matches!(
-                refused,
-                Err(stackflow_store::StoreError::AssessmentOutdated(_))
-            ),
-            "{refused:?}"
-        );
-        assert_eq!(app.change(&number).await["state"], "new");
-        // Submitted through the API, it is placed against the freeze.
-        let submitted = app.submit(&number, "alice").await;
+            .await
+            .expect("submitted");
+        assert!(submitted.conflicts.is_empty());
+        // The submission asked for its own reassessment, which places it
+        // against the freeze.
+        app.clock.advance(chrono::Duration::minutes(1));
+        assert_eq!(app.run_jobs().await, 1);
+        let change = app.change(&number).await;
+        assert_eq!(change["conflicts"][0]["type"], "blackout", "{change:#}");
         assert_eq!(
-            submitted["conflicts"][0]["type"], "blackout",
-            "{submitted:#}"
-        );
-        assert_eq!(
-            submitted["risk_assessment"]["factors"]["change_window"],
+            change["risk_assessment"]["factors"]["change_window"],
             "Blackout window (December freeze)"
         );
     }
@@ -1203,6 +1198,8 @@ backend_test!(
         let change = app.change(&second).await;
         assert_eq!(change["conflicts"][0]["reason"], "reworded");
         assert_eq!(risk(&app, &second).await["history"], history);
+        // The change keeps the assessment the history holds.
+        assert_eq!(change["risk_assessment"], history[0]);
         assert_eq!(app.audit(&second).await.len(), audit_events + 1);
     }
 );
@@ -1368,5 +1365,102 @@ backend_test!(
         let read = risk(&app, &waiting).await;
         assert_eq!(read["history"].as_array().expect("history").len(), 2);
         assert_eq!(read["risk_assessment"]["factors"]["blast_radius_cis"], 2);
+    }
+);
+
+backend_test!(
+    deleting_the_ci_a_conflict_ran_through_reassesses_the_change_below_it,
+    |app| async move {
+        // The mirror of the test above: the waiting change is on
+        // orders-storage, at the bottom, and the scheduled one on
+        // orders-app, which depends on it through orders-db-prod. The
+        // deletion logs orders-db-prod's own dependencies as relationships
+        // removed, so orders-storage counts as touched.
+        app.post(
+            "/api/cis",
+            "admin",
+            json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        app.post(
+            "/api/relationships",
+            "admin",
+            json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let on_app = with(standard_draft(), json!({"affected_cis": ["orders-app"]}));
+        let scheduled = app.create("alice", on_app).await;
+        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        let waiting = app
+            .create(
+                "alice",
+                draft_on(&["orders-storage"], PLANNED_START, PLANNED_END),
+            )
+            .await;
+        let submitted = app.submit(&waiting, "alice").await;
+        assert_eq!(submitted["conflicts"][0]["change"], scheduled.as_str());
+        assert_eq!(
+            submitted["risk_assessment"]["factors"]["blast_radius_cis"],
+            2
+        );
+        app.run_jobs().await;
+
+        app.clock.advance(chrono::Duration::minutes(5));
+        app.call(axum::http::Method::DELETE, "/api/cis/orders-db-prod")
+            .by("admin")
+            .send()
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        app.run_jobs().await;
+
+        let change = app.change(&waiting).await;
+        assert_eq!(change["conflicts"], json!([]), "{change:#}");
+        assert_eq!(change["risk_assessment"]["factors"]["blast_radius_cis"], 0);
+    }
+);
+
+backend_test!(
+    a_change_approved_while_it_is_reassessed_still_gets_the_freeze_recorded,
+    |app| async move {
+        let number = app.normal_in_authorize().await;
+        // A freeze is declared; the change's reassessment reads it…
+        app.post(
+            "/api/windows",
+            "max",
+            json!({"name": "December freeze", "kind": "blackout",
+                   "start": "2026-12-01T00:00:00Z", "end": "2026-12-03T00:00:00Z"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let assessed = app
+            .assess(&number, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        assert_eq!(assessed.conflicts.len(), 1, "{:?}", assessed.conflicts);
+        // …while the board approves it (a majority of four).
+        app.approve(&number, "bob").await;
+        app.approve(&number, "carol").await;
+        assert_eq!(app.approve(&number, "erin").await["state"], "scheduled");
+        let caller = app.caller("admin", Role::Admin, Channel::Api);
+        let outdated = app
+            .store
+            .record_reassessment(&caller, number.parse().expect("number"), assessed)
+            .await;
+        assert!(
+            matches!(
+                outdated,
+                Err(stackflow_store::StoreError::AssessmentOutdated(_))
+            ),
+            "{outdated:?}"
+        );
+        // The job the freeze asked for reads it again: it is scheduled now,
+        // so only the freeze is recorded, and it is not scored again.
+        let scored = app.change(&number).await["risk_assessment"].clone();
+        app.run_jobs().await;
+        let change = app.change(&number).await;
+        assert_eq!(change["state"], "scheduled");
+        assert_eq!(change["conflicts"][0]["type"], "blackout", "{change:#}");
+        assert_eq!(change["risk_assessment"], scored);
     }
 );
