@@ -281,7 +281,9 @@ pub struct RiskInputs {
 }
 
 /// What each factor looked like, in words and numbers. The first five keys
-/// are the seed's, spelled as it spells them.
+/// are the seed's, spelled as it spells them, and always there; the two
+/// others are left out while they add nothing (a normal change, no
+/// conflicts), so the usual assessment has exactly the seed's keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RiskFactors {
     /// E.g. `Critical (orders-db-prod, database)`.
@@ -294,10 +296,37 @@ pub struct RiskFactors {
     pub group_success_rate: String,
     /// Failed similar changes in the last 90 days.
     pub similar_change_failures: u32,
-    /// `Normal` or `Emergency`.
+    /// `Emergency`; left out for a normal change.
+    #[serde(
+        default = "normal_change_type",
+        skip_serializing_if = "is_normal_change_type"
+    )]
+    #[schema(required = false)]
     pub change_type: String,
-    /// Conflicting changes and blackout windows.
+    /// Conflicting changes and blackout windows; left out when none.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    #[schema(required = false)]
     pub conflicts: u32,
+}
+
+/// What a factor list without `change_type` stands for.
+fn normal_change_type() -> String {
+    NORMAL_CHANGE_TYPE.to_owned()
+}
+
+/// `change_type` of a normal change, in words.
+const NORMAL_CHANGE_TYPE: &str = "Normal";
+
+fn is_normal_change_type(change_type: &str) -> bool {
+    change_type == NORMAL_CHANGE_TYPE
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
 }
 
 /// Points each factor added; they sum to the score.
@@ -313,9 +342,13 @@ pub struct RiskContributions {
     pub group_success_rate: u8,
     /// Points for similar failures.
     pub similar_change_failures: u8,
-    /// Points for the change type.
+    /// Points for the change type; left out when none.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    #[schema(required = false)]
     pub change_type: u8,
-    /// Points for conflicts.
+    /// Points for conflicts; left out when none.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    #[schema(required = false)]
     pub conflicts: u8,
 }
 
@@ -411,7 +444,7 @@ pub fn assess(inputs: &RiskInputs, policy: &RiskPolicy, now: DateTime<Utc>) -> R
             similar_change_failures: inputs.similar_change_failures,
             change_type: match inputs.change_type {
                 ChangeType::Emergency => "Emergency",
-                ChangeType::Normal => "Normal",
+                ChangeType::Normal => NORMAL_CHANGE_TYPE,
                 ChangeType::Standard => "Standard",
             }
             .to_owned(),
