@@ -36,8 +36,9 @@ const IN_JSON_NAMES: &str = "= ANY(ARRAY(SELECT jsonb_array_elements_text($1::js
 const IN_JSON_IDS: &str = "= ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::bigint))";
 /// Conflict detection's index for planned windows longer than a day.
 const LONG_WINDOW_INDEX: &str = "";
-/// The schedule's index for long windows: the planner's choice.
+/// The schedule's indexes: the planner's choice.
 const SCHEDULE_LONG_WINDOW_INDEX: &str = "";
+const SCHEDULE_WINDOW_INDEX: &str = "";
 /// Starts a read transaction whose statements all see one snapshot.
 const BEGIN_SNAPSHOT: Option<&str> = Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 /// PostgreSQL streams rows cheaply; read the snapshot row by row.

@@ -34,6 +34,10 @@ const LONG_WINDOW_INDEX: &str = " INDEXED BY changes_active_long_window";
 /// The schedule's index for windows longer than a day that began before
 /// its range: by their end (migration 0015), named as the others are.
 const SCHEDULE_LONG_WINDOW_INDEX: &str = " INDEXED BY changes_long_planned_window_end";
+/// The schedule's index for the other windows, by their start (0006):
+/// named, so that stale statistics never send the planner to the `state`
+/// index (closed changes are most of the table).
+const SCHEDULE_WINDOW_INDEX: &str = " INDEXED BY changes_planned_window";
 /// Membership in the names of a JSON array bound as one parameter: one
 /// statement text however many names, so the prepared statement is reused.
 const IN_JSON_NAMES: &str = "IN (SELECT value FROM json_each($1))";

@@ -187,32 +187,26 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
     )
 }
 
-/// A request's URI as it may be logged: any path segment that is a
-/// calendar feed key (`sfcal_…`, however it is cased or percent-encoded,
-/// wherever it sits in the path) becomes `…`, and the query goes with it.
+/// A request's URI as it may be logged. When it holds a calendar feed key
+/// (`sfcal_…`, however it is cased or percent-encoded, wherever it sits:
+/// a mistyped address or a key pasted into a query string fails, but is
+/// still a secret), every path segment holding one becomes `…` and the
+/// query is left out.
 fn loggable_uri(uri: &axum::http::Uri) -> String {
-    let mut masked = false;
-    let segments: Vec<&str> = uri
-        .path()
-        .split('/')
-        .map(|segment| {
-            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
-            if decoded
-                .to_ascii_lowercase()
-                .starts_with(stackflow_store::FEED_KEY_PREFIX)
-            {
-                masked = true;
-                "…"
-            } else {
-                segment
-            }
-        })
-        .collect();
-    if masked {
-        segments.join("/")
-    } else {
-        uri.to_string()
+    let holds_key = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .to_ascii_lowercase()
+            .contains(stackflow_store::FEED_KEY_PREFIX)
+    };
+    let whole = uri.to_string();
+    if !holds_key(&whole) {
+        return whole;
     }
+    let segments: Vec<&str> = (uri.path().split('/'))
+        .map(|segment| if holds_key(segment) { "…" } else { segment })
+        .collect();
+    segments.join("/")
 }
 
 /// A path with an encoded NUL names nothing we store (PostgreSQL cannot even
@@ -332,6 +326,15 @@ mod tests {
             (
                 "/feeds/SFCAL_0123ABCD/schedule.ics",
                 "/feeds/…/schedule.ics",
+            ),
+            // Mistyped, or pasted where it does not belong.
+            (
+                "/feeds/%20sfcal_0123abcd/schedule.ics",
+                "/feeds/…/schedule.ics",
+            ),
+            (
+                "/api/schedule.ics?key=sfcal_0123abcd&from=2026-12-01T00:00:00Z",
+                "/api/schedule.ics",
             ),
         ];
         for (requested, logged) in cases {

@@ -29,7 +29,7 @@ impl ScheduleStore for Repo {
         // One more than asked for tells whether the answer is truncated.
         let fetch = i64::from(limit) + 1;
         let rows: Vec<ScheduleRow> = sqlx::query_as(sql!(
-            "SELECT planned_start, number, doc FROM changes \
+            "SELECT planned_start, number, doc FROM changes{SCHEDULE_WINDOW_INDEX} \
              WHERE planned_start >= $1 AND planned_start < $2 AND planned_end > $3 AND {SCHEDULE_STATES_SQL} \
              AND ($5 IS NULL OR assignment_group = $5) \
              UNION ALL \
