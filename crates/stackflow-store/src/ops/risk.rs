@@ -360,9 +360,17 @@ impl Repo {
         if settings_moved || cmdb_seq > assessed.cmdb_seq {
             // A window, the calendar or the CMDB was written after the
             // assessment read them, and that write asked to reassess only
-            // the changes then awaiting approval: reassess this one, which
-            // records nothing if the write did not bear on it.
-            request_reassessment(&mut tx, Some(&[number]), by.now).await?;
+            // the changes then awaiting approval or approved: reassess this
+            // one (a standard change, scheduled at once, has its blackouts
+            // worked out again), which records nothing if the write did
+            // not bear on it.
+            let job = NewJob {
+                kind: JobKind::RiskReassess,
+                key: number.to_string(),
+                payload: serde_json::Value::Null,
+                run_at: by.now,
+            };
+            request_job_in(&mut tx, &job, by.now).await?;
         }
         sync_counterparts(
             &mut tx,

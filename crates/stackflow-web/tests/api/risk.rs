@@ -1498,3 +1498,38 @@ backend_test!(
         assert_eq!(change["risk_assessment"], scored);
     }
 );
+
+backend_test!(
+    a_standard_change_submitted_as_a_freeze_is_declared_gets_it_recorded,
+    |app| async move {
+        let number = app.create("alice", standard_draft()).await;
+        let assessed = app
+            .assess(&number, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
+            .await;
+        assert!(assessed.risk.is_none(), "a standard change is not scored");
+        app.post(
+            "/api/windows",
+            "max",
+            json!({"name": "December freeze", "kind": "blackout",
+                   "start": "2026-12-01T00:00:00Z", "end": "2026-12-03T00:00:00Z"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        assert_eq!(app.run_jobs().await, 0);
+        let caller = app.caller("alice", Role::Requester, Channel::Api);
+        let submitted = app
+            .store
+            .submit_assessed(&caller, number.parse().expect("number"), None, assessed)
+            .await
+            .expect("submitted");
+        assert_eq!(submitted.state.as_str(), "scheduled");
+        assert!(submitted.conflicts.is_empty());
+        // Scheduled at once: the job its submission asked for records the
+        // freeze on it.
+        app.clock.advance(chrono::Duration::minutes(1));
+        assert_eq!(app.run_jobs().await, 1);
+        let change = app.change(&number).await;
+        assert_eq!(change["conflicts"][0]["type"], "blackout", "{change:#}");
+        assert!(change["risk_assessment"].is_null());
+    }
+);
