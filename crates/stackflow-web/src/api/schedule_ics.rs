@@ -38,7 +38,7 @@ pub(super) async fn schedule_ics(state: &AppState, params: &ScheduleParams) -> A
     let (from, to) = default_range(state.clock.now(), params.from, params.to).ok_or_else(|| {
         AppError::bad_request(
             "bad_range",
-            "the range must lie within the years chrono can count",
+            "the range runs past the last date this service can hold",
         )
     })?;
     let (from, to) = check_range(from, to)?;
