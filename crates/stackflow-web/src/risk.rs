@@ -339,6 +339,18 @@ async fn recheck_blackouts(
     Ok(())
 }
 
+/// [`reassess`] of a change as read before it moved: what a job does when
+/// the change is approved, canceled or edited between its read and its
+/// record. For the tests, which cannot stop a job half way.
+#[doc(hidden)]
+pub async fn reassess_as_read(
+    state: &AppState,
+    change: Change,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    reassess(state, change, now).await
+}
+
 /// Reassesses one change awaiting approval; `true` if a new assessment was
 /// recorded.
 async fn reassess(

@@ -299,7 +299,7 @@ impl Repo {
         assessed: Assessed,
     ) -> Result<Change> {
         let mut tx = self.begin_write().await?;
-        let (generation, cmdb_seq) = submission_horizon(&mut tx).await?;
+        hold_settings_generation(&mut tx).await?;
         lock_conflicts(&mut tx).await?;
         let (id, before) = load_change(&mut tx, number, true).await?;
         check_version(expected_version, &before)?;
@@ -354,6 +354,7 @@ impl Repo {
         if let Some(risk) = &assessed.risk {
             insert_assessment(&mut tx, id, AssessmentCause::Submit, risk).await?;
         }
+        let (generation, cmdb_seq) = submission_horizon(&mut tx).await?;
         let settings_moved = assessed
             .settings_generation
             .is_some_and(|read| read != generation);
@@ -361,9 +362,10 @@ impl Repo {
             // A window, the calendar or the CMDB was written after the
             // assessment read them, and that write asked to reassess only
             // the changes then awaiting approval or approved: reassess this
-            // one (a standard change, scheduled at once, has its blackouts
-            // worked out again), which records nothing if the write did
-            // not bear on it.
+            // one, which records nothing if the write did not bear on it.
+            // (A standard change, scheduled at once, has only its blackouts
+            // worked out again: its conflicts with other changes are found
+            // by their assessments.)
             let job = NewJob {
                 kind: JobKind::RiskReassess,
                 key: number.to_string(),

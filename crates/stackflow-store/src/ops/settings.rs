@@ -1,21 +1,36 @@
 // The organisation's settings, read as one set and kept between reads
 // while `settings_generation` stays put (see `crate::settings`).
 
-/// What a submission's assessment must not have missed, read first in its
-/// transaction: the settings generation and the CMDB change log's last
-/// sequence number. The generation is held until the transaction ends: on
-/// PostgreSQL by a share lock on the row every settings writer locks first
-/// (`begin_settings_write`), so a window or calendar written meanwhile has
-/// either committed, and is read here, or waits, and then finds the change
-/// awaiting approval and asks for its reassessment; SQLite's one writer
-/// orders them already. Settings writers take the conflict-record lock
-/// after that row (`reevaluate_open_changes`), so the submission takes the
-/// row before that lock too: the other order could deadlock.
+/// Holds the settings generation still until a submission's transaction
+/// ends, taken first in it. On PostgreSQL that is a share lock on the row
+/// every settings writer locks first (`begin_settings_write`): a window or
+/// calendar written meanwhile has either committed, and is read by
+/// [`submission_horizon`], or waits, and then finds the change awaiting
+/// approval and asks for its reassessment. Settings writers take the
+/// conflict-record lock after that row (`reevaluate_open_changes`), so the
+/// submission takes the row before that lock too: the other order could
+/// deadlock. SQLite's one writer orders them already: nothing to do.
+async fn hold_settings_generation(tx: &mut Tx) -> Result<()> {
+    if !FOR_SHARE.is_empty() {
+        sqlx::query(sql!(
+            "SELECT value FROM settings_generation WHERE id = 1{FOR_SHARE}"
+        ))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a submission's assessment must not have missed, read last in its
+/// transaction, just before it commits: the settings generation (held
+/// since [`hold_settings_generation`]) and the CMDB change log's last
+/// sequence number. CMDB writes take neither lock, so the later the log is
+/// read, the shorter the time in which one can commit unseen.
 async fn submission_horizon(tx: &mut Tx) -> Result<(i64, i64)> {
-    Ok(sqlx::query_as(sql!(
+    Ok(sqlx::query_as(
         "SELECT value, (SELECT COALESCE(MAX(seq), 0) FROM cmdb_log) \
-         FROM settings_generation WHERE id = 1{FOR_SHARE}"
-    ))
+         FROM settings_generation WHERE id = 1",
+    )
     .fetch_one(&mut **tx)
     .await?)
 }

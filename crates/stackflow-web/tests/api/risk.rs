@@ -1213,7 +1213,9 @@ backend_test!(
         assert_eq!(history.as_array().expect("history").len(), 1);
         let audit_events = app.audit(&second).await.len();
 
-        // The same finding, with the conflict record worded otherwise.
+        // The same finding an hour later, with the conflict record worded
+        // otherwise.
+        app.clock.advance(chrono::Duration::hours(1));
         let mut assessed = app
             .assess(&second, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
             .await;
@@ -1468,6 +1470,12 @@ backend_test!(
         )
         .await
         .expect(StatusCode::CREATED);
+        let stale = app
+            .store
+            .get_change(number.parse().expect("number"))
+            .await
+            .expect("read")
+            .expect("the change");
         let assessed = app
             .assess(&number, stackflow_web::risk::CONFLICT_SCOPE_LIMIT)
             .await;
@@ -1488,10 +1496,12 @@ backend_test!(
             ),
             "{outdated:?}"
         );
-        // The job the freeze asked for reads it again: it is scheduled now,
-        // so only the freeze is recorded, and it is not scored again.
+        // The job that read it before the approval finds it outdated, reads
+        // it again, and, now that it is scheduled, records only the freeze:
+        // it is not scored again.
         let scored = app.change(&number).await["risk_assessment"].clone();
-        app.run_jobs().await;
+        let recorded = app.reassess_as_read(stale).await;
+        assert!(!recorded, "no new assessment");
         let change = app.change(&number).await;
         assert_eq!(change["state"], "scheduled");
         assert_eq!(change["conflicts"][0]["type"], "blackout", "{change:#}");

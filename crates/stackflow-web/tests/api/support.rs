@@ -165,6 +165,14 @@ impl TestApp {
             .expect("run a batch of due jobs")
     }
 
+    /// Reassesses change `number` as `stale` shows it (read before it
+    /// moved), as a job that read it then would; `true` if recorded.
+    pub async fn reassess_as_read(&self, stale: stackflow_core::Change) -> bool {
+        stackflow_web::risk::reassess_as_read(&self.state, stale, self.now())
+            .await
+            .expect("reassess")
+    }
+
     /// Runs what a `risk.reassess` job of change `number` runs, now.
     pub async fn reassess_number(&self, number: &str) {
         stackflow_web::risk::reassess_number(
