@@ -394,7 +394,8 @@ pub struct NewWindow {
     /// RFC 5545 RRULE value; the first occurrence must be `start`.
     #[serde(default)]
     pub recurrence: Option<String>,
-    /// IANA time zone the recurrence repeats in (default `UTC`).
+    /// IANA time zone the recurrence repeats in (default: the business
+    /// calendar's, through the API and the CLI; `UTC` otherwise).
     #[serde(default)]
     pub time_zone: Option<String>,
     /// Which CIs it applies to (default: all).
@@ -403,6 +404,16 @@ pub struct NewWindow {
 }
 
 impl NewWindow {
+    /// The same draft repeating in `zone` unless it names its own: the
+    /// business calendar's zone, so that "Sundays 04:00" entered in
+    /// Berlin stays 04:00 in Berlin through summer time.
+    pub fn in_zone_unless_given(mut self, zone: &str) -> Self {
+        if self.time_zone.is_none() {
+            self.time_zone = Some(zone.to_owned());
+        }
+        self
+    }
+
     /// Checks every field and builds the window, or lists every bad field.
     pub fn into_window(
         self,

@@ -86,7 +86,10 @@ impl CalendarStore for Repo {
 
     async fn create_window(&self, by: &Caller, window: NewWindow) -> Result<ChangeWindow> {
         require(&by.actor, Permission::ManageSchedule)?;
-        let mut window = window.into_window(0, &by.actor.username, by.now)?;
+        let calendar_zone = self.settings().await?.calendar.time_zone;
+        let mut window = window
+            .in_zone_unless_given(calendar_zone.name())
+            .into_window(0, &by.actor.username, by.now)?;
         let mut tx = self.begin_settings_write().await?;
         // The id comes from the row; the document is written with it.
         let id: i64 = sqlx::query_scalar(

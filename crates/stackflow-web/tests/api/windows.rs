@@ -356,3 +356,67 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    a_window_without_a_zone_repeats_in_the_business_calendars,
+    |app| async move {
+        // Until a calendar is set, it is UTC's.
+        let mut utc_window = sunday_patching();
+        utc_window["name"] = json!("Before the calendar");
+        utc_window["time_zone"] = Value::Null;
+        let created = app
+            .post("/api/windows", "max", utc_window)
+            .await
+            .expect(StatusCode::CREATED);
+        assert_eq!(created["time_zone"], "UTC");
+
+        app.call(Method::PUT, "/api/calendar")
+            .by("max")
+            .json(&json!({
+                "time_zone": "Europe/Berlin",
+                "working_days": ["mon", "tue", "wed", "thu", "fri"],
+                "working_hours": {"start": "09:00", "end": "17:00"}
+            }))
+            .send()
+            .await
+            .expect(StatusCode::OK);
+        let mut window = sunday_patching();
+        window["time_zone"] = Value::Null;
+        let created = app
+            .post("/api/windows", "max", window)
+            .await
+            .expect(StatusCode::CREATED);
+        assert_eq!(created["time_zone"], "Europe/Berlin");
+        // Sundays 04:00 Berlin time: 03:00Z before the clocks go forward
+        // on 29 March 2026, 02:00Z after.
+        let id = created["id"].clone();
+        let listed = app
+            .get(
+                "/api/windows?from=2026-03-21T00:00:00Z&to=2026-04-06T00:00:00Z",
+                "vic",
+            )
+            .await
+            .expect(StatusCode::OK);
+        let ours = (listed["items"].as_array().expect("items").iter())
+            .find(|w| w["id"] == id)
+            .expect("the window")
+            .clone();
+        let starts: Vec<&str> = (ours["occurrences"].as_array().expect("occurrences").iter())
+            .map(|o| o["start"].as_str().expect("start"))
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                "2026-03-22T03:00:00Z",
+                "2026-03-29T02:00:00Z",
+                "2026-04-05T02:00:00Z"
+            ]
+        );
+        // The earlier window keeps the zone it was stored with.
+        let before = (listed["items"].as_array().expect("items").iter())
+            .find(|w| w["name"] == "Before the calendar")
+            .expect("the first window")
+            .clone();
+        assert_eq!(before["time_zone"], "UTC");
+    }
+);
