@@ -304,6 +304,15 @@ pub struct RiskView {
     pub relations: Vec<Option<Relation>>,
 }
 
+impl RiskView {
+    /// The affected CIs as `(name, class)`, what windows are scoped by.
+    pub fn affected_names_and_classes(&self) -> Vec<(String, String)> {
+        (self.affected.iter())
+            .map(|ci| (ci.name.clone(), ci.class.clone()))
+            .collect()
+    }
+}
+
 impl ImpactIndex {
     /// Takes the CIs touched since the last call.
     pub fn take_touched(&self) -> Touched {

@@ -134,11 +134,7 @@ pub async fn assess(
             candidates.iter().map(|c| c.affected_cis.clone()).collect(),
         )
         .await;
-    let cis: Vec<(String, String)> = view
-        .affected
-        .iter()
-        .map(|ci| (ci.name.clone(), ci.class.clone()))
-        .collect();
+    let cis = view.affected_names_and_classes();
     let (fit, blackouts, settings_generation) = placement(state, window, &cis, now).await?;
 
     let mut found: Vec<Conflict> = blackouts;
@@ -317,9 +313,7 @@ async fn recheck_blackouts(
             .impact
             .risk_view(change.affected_cis.clone(), Vec::new())
             .await;
-        let cis: Vec<(String, String)> = (view.affected.iter())
-            .map(|ci| (ci.name.clone(), ci.class.clone()))
-            .collect();
+        let cis = view.affected_names_and_classes();
         let (_, blackouts, _) = placement(state, window, &cis, now).await?;
         match state
             .store

@@ -186,6 +186,28 @@ async fn candidates(
     }
 }
 
+/// Refuses with [`StoreError::AssessmentOutdated`] when the conflict
+/// candidates an assessment read differ from those the database holds now.
+/// Read in the recording transaction, after the conflict-record lock: the
+/// writers that make a change active are serialised with it (SQLite's one
+/// writer; on PostgreSQL the lock, and READ COMMITTED shows every commit
+/// before it). Never through the pool: on PostgreSQL every lock waiter
+/// holds a pool connection, and a holder waiting for one more would stall.
+async fn check_candidates_unchanged(
+    tx: &mut Tx,
+    number: ChangeNumber,
+    read: Option<&CandidatesRead>,
+) -> Result<()> {
+    let Some(read) = read else {
+        return Ok(());
+    };
+    let now = candidates(tx, number, read.start, read.end, read.scope.as_deref()).await?;
+    if now != read.found {
+        return Err(StoreError::AssessmentOutdated(number.to_string()));
+    }
+    Ok(())
+}
+
 /// Conflict candidates found through their CIs: the active changes naming
 /// a CI of `scope` whose windows overlap `[start, end)`, each with its CIs
 /// in the scope (by name), by number. Read from `active_change_cis`
@@ -306,25 +328,7 @@ impl Repo {
         if before.version != assessed.based_on_version {
             return Err(StoreError::AssessmentOutdated(number.to_string()));
         }
-        if let Some(read) = &assessed.candidates {
-            // Read in this transaction, after the conflict-record lock:
-            // the writers that make a change active are serialised with
-            // this one (SQLite's one writer; on PostgreSQL the lock, and
-            // READ COMMITTED shows every commit before it). Never through
-            // the pool: on PostgreSQL every lock waiter holds a pool
-            // connection, and a holder waiting for one more would stall.
-            let now = candidates(
-                &mut tx,
-                number,
-                read.start,
-                read.end,
-                read.scope.as_deref(),
-            )
-            .await?;
-            if now != read.found {
-                return Err(StoreError::AssessmentOutdated(number.to_string()));
-            }
-        }
+        check_candidates_unchanged(&mut tx, number, assessed.candidates.as_ref()).await?;
         let scored = before.change_type.is_risk_scored();
         if scored != assessed.risk.is_some() {
             return Err(Refusal::conflict(
@@ -366,12 +370,7 @@ impl Repo {
             // (A standard change, scheduled at once, has only its blackouts
             // worked out again: its conflicts with other changes are found
             // by their assessments.)
-            let job = NewJob {
-                kind: JobKind::RiskReassess,
-                key: number.to_string(),
-                payload: serde_json::Value::Null,
-                run_at: by.now,
-            };
+            let job = NewJob::new(JobKind::RiskReassess, number.to_string(), by.now);
             request_job_in(&mut tx, &job, by.now).await?;
         }
         sync_counterparts(
@@ -463,23 +462,11 @@ impl Repo {
         if !ChangeState::AWAITING_APPROVAL.contains(&before.state) {
             return Ok(None);
         }
-        if let Some(read) = &assessed.candidates {
-            // As for a submission: a candidate that has since left the
-            // active states (canceled, completed) would otherwise be
-            // recorded here and never cleared, since its own transitions
-            // clear only the records it holds.
-            let now = candidates(
-                &mut tx,
-                number,
-                read.start,
-                read.end,
-                read.scope.as_deref(),
-            )
-            .await?;
-            if now != read.found {
-                return Err(StoreError::AssessmentOutdated(number.to_string()));
-            }
-        }
+        // As for a submission: a candidate that has since left the active
+        // states (canceled, completed) would otherwise be recorded here and
+        // never cleared, since its own transitions clear only the records
+        // it holds.
+        check_candidates_unchanged(&mut tx, number, assessed.candidates.as_ref()).await?;
         let Some(risk) = assessed.risk.clone() else {
             return Ok(None);
         };

@@ -52,6 +52,38 @@ async fn closed_change(app: &TestApp, close_code: &str) -> String {
     number
 }
 
+/// Adds orders-storage, a high-criticality storage CI nothing depends on.
+async fn add_orders_storage(app: &TestApp) {
+    app.post(
+        "/api/cis",
+        "admin",
+        json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+}
+
+/// orders-db-prod comes to depend on orders-storage, and orders-app (the
+/// fixture's dependent of orders-db-prod) with it.
+async fn link_orders_db_to_storage(app: &TestApp) {
+    app.post(
+        "/api/relationships",
+        "admin",
+        json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+}
+
+/// A standard change by alice on `ci` in the fixture's window, submitted:
+/// `scheduled` at once.
+async fn scheduled_standard_on(app: &TestApp, ci: &str) -> String {
+    let draft = with(standard_draft(), json!({"affected_cis": [ci]}));
+    let number = app.create("alice", draft).await;
+    assert_eq!(app.submit(&number, "alice").await["state"], "scheduled");
+    number
+}
+
 backend_test!(
     submission_scores_the_change_in_the_seed_shape,
     |app| async move {
@@ -786,19 +818,8 @@ backend_test!(
         // orders-app depends on orders-db-prod (the fixture); orders-storage
         // stands alone and carries a scheduled change at the same time as
         // a change waiting on orders-app.
-        app.post(
-            "/api/cis",
-            "admin",
-            json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-        let on_storage = with(
-            standard_draft(),
-            json!({"affected_cis": ["orders-storage"]}),
-        );
-        let scheduled = app.create("alice", on_storage).await;
-        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        add_orders_storage(&app).await;
+        let scheduled = scheduled_standard_on(&app, "orders-storage").await;
         let waiting = app
             .create(
                 "alice",
@@ -810,13 +831,7 @@ backend_test!(
         // orders-db-prod now depends on orders-storage, so orders-app does
         // too, two steps away from the relationship's dependency end.
         app.clock.advance(chrono::Duration::minutes(5));
-        app.post(
-            "/api/relationships",
-            "admin",
-            json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
+        link_orders_db_to_storage(&app).await;
         app.run_jobs().await;
 
         let change = app.change(&waiting).await;
@@ -1131,19 +1146,8 @@ backend_test!(
     |app| async move {
         // As in the test above: a relationship brings a scheduled change on
         // orders-storage into the scope of a change waiting on orders-app.
-        app.post(
-            "/api/cis",
-            "admin",
-            json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-        let on_storage = with(
-            standard_draft(),
-            json!({"affected_cis": ["orders-storage"]}),
-        );
-        let scheduled = app.create("alice", on_storage).await;
-        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        add_orders_storage(&app).await;
+        let scheduled = scheduled_standard_on(&app, "orders-storage").await;
         let waiting = app
             .create(
                 "alice",
@@ -1152,13 +1156,7 @@ backend_test!(
             .await;
         assert_eq!(app.submit(&waiting, "alice").await["conflicts"], json!([]));
         app.clock.advance(chrono::Duration::minutes(5));
-        app.post(
-            "/api/relationships",
-            "admin",
-            json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
+        link_orders_db_to_storage(&app).await;
 
         // The reassessment reads the scheduled change as a conflict…
         let assessed = app
@@ -1242,26 +1240,9 @@ backend_test!(
         // orders-app depends on orders-db-prod (the fixture), which is made
         // to depend on orders-storage, where a change is scheduled at the
         // same time as one waiting on orders-app: they conflict.
-        app.post(
-            "/api/cis",
-            "admin",
-            json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-        app.post(
-            "/api/relationships",
-            "admin",
-            json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-        let on_storage = with(
-            standard_draft(),
-            json!({"affected_cis": ["orders-storage"]}),
-        );
-        let scheduled = app.create("alice", on_storage).await;
-        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        add_orders_storage(&app).await;
+        link_orders_db_to_storage(&app).await;
+        let scheduled = scheduled_standard_on(&app, "orders-storage").await;
         let waiting = app
             .create(
                 "alice",
@@ -1412,23 +1393,9 @@ backend_test!(
         // orders-app, which depends on it through orders-db-prod. The
         // deletion logs orders-db-prod's own dependencies as relationships
         // removed, so orders-storage counts as touched.
-        app.post(
-            "/api/cis",
-            "admin",
-            json!({"name": "orders-storage", "class": "storage", "criticality": "high"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-        app.post(
-            "/api/relationships",
-            "admin",
-            json!({"from": "orders-db-prod", "to": "orders-storage", "type": "depends_on"}),
-        )
-        .await
-        .expect(StatusCode::CREATED);
-        let on_app = with(standard_draft(), json!({"affected_cis": ["orders-app"]}));
-        let scheduled = app.create("alice", on_app).await;
-        assert_eq!(app.submit(&scheduled, "alice").await["state"], "scheduled");
+        add_orders_storage(&app).await;
+        link_orders_db_to_storage(&app).await;
+        let scheduled = scheduled_standard_on(&app, "orders-app").await;
         let waiting = app
             .create(
                 "alice",
