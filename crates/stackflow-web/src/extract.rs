@@ -64,11 +64,7 @@ impl FromRequestParts<AppState> for Auth {
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
+            .and_then(bearer_credentials)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 AppError::unauthorized("the Authorization header must be `Bearer <token>`")
@@ -80,6 +76,13 @@ impl FromRequestParts<AppState> for Auth {
             })?;
         Ok(Auth(Caller::new(actor, Channel::Api, now)))
     }
+}
+
+/// The token of an `Authorization` header value: the scheme name is
+/// case-insensitive (RFC 9110 §11.1), so `BEARER x` is as good as `Bearer x`.
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// The `If-Match` header as a change version: `3`, `"3"` or `W/"3"`.
@@ -128,4 +131,28 @@ pub fn change_number(text: &str) -> Result<ChangeNumber, AppError> {
             "no change `{text}`: change numbers look like CHG0000456"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_credentials;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in [
+            "Bearer sf_abc",
+            "bearer sf_abc",
+            "BEARER sf_abc",
+            "bEaReR  sf_abc ",
+        ] {
+            assert_eq!(bearer_credentials(value), Some("sf_abc"), "{value}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_bare_tokens_are_not_bearer_credentials() {
+        for value in ["Basic c2Y6YWJj", "sf_abc", "Bearersf_abc", "Token sf_abc"] {
+            assert_eq!(bearer_credentials(value), None, "{value}");
+        }
+    }
 }

@@ -130,7 +130,8 @@ impl AppState {
 
 /// The whole HTTP application. Tests call it in process; `serve` binds it.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = api::routes().split_for_parts();
+    let (api, mut openapi) = api::routes().split_for_parts();
+    api::finish_document(&mut openapi);
     // Rendered once: the document never changes while the process runs.
     let document: Arc<str> = serde_json::to_string(&openapi)
         .unwrap_or_else(|_| "{}".to_owned())

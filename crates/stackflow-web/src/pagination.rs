@@ -16,6 +16,7 @@ pub const MAX_LIMIT: u32 = 500;
 
 /// The pagination query parameters.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page (1–500, default 50).
     pub limit: Option<i64>,
@@ -64,12 +65,27 @@ pub struct ListResponse<T> {
 }
 
 impl<T> ListResponse<T> {
-    /// A list that is always returned whole (it is small by nature: a
-    /// change's tasks, a user's tokens), in the same shape as paged lists.
-    pub fn complete(items: Vec<T>) -> Self {
+    /// One page of a list read whole (small by nature: the windows, the
+    /// templates, a change's tasks), cut by `?limit=` and `?cursor=` like the
+    /// lists the store pages. Here the cursor holds the position of the
+    /// page's first item in the list's fixed order; a cursor past the end
+    /// gives an empty last page.
+    pub fn page_of_whole(items: Vec<T>, page: PageRequest) -> Self {
+        let total = items.len();
+        let start = page
+            .after
+            .map_or(0, |position| usize::try_from(position).unwrap_or(total))
+            .min(total);
+        let end = start
+            .saturating_add(usize::try_from(page.limit).unwrap_or(usize::MAX))
+            .min(total);
+        let next_cursor = (end < total)
+            .then(|| i64::try_from(end).ok())
+            .flatten()
+            .map(encode);
         ListResponse {
-            items,
-            next_cursor: None,
+            items: items.into_iter().skip(start).take(end - start).collect(),
+            next_cursor,
         }
     }
 }
@@ -86,6 +102,48 @@ impl<T> From<Page<T>> for ListResponse<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Follows a whole list's cursors page by page, as a client would.
+    fn pages_of(items: &[u32], limit: u32) -> Vec<Vec<u32>> {
+        let mut pages = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = PageParams {
+                limit: Some(i64::from(limit)),
+                cursor,
+            }
+            .request()
+            .unwrap();
+            let response = ListResponse::page_of_whole(items.to_vec(), page);
+            pages.push(response.items);
+            match response.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return pages,
+            }
+        }
+    }
+
+    #[test]
+    fn a_whole_list_is_cut_into_pages_each_item_once() {
+        let items: Vec<u32> = (1..=5).collect();
+        assert_eq!(pages_of(&items, 2), [vec![1, 2], vec![3, 4], vec![5]]);
+        assert_eq!(pages_of(&items, 5), vec![items.clone()]);
+        assert_eq!(pages_of(&items, 500), vec![items]);
+        assert_eq!(pages_of(&[], 2), [Vec::<u32>::new()]);
+    }
+
+    #[test]
+    fn a_cursor_past_the_end_of_a_whole_list_gives_an_empty_last_page() {
+        for position in [5, 6, i64::MAX, -1] {
+            let page = PageRequest {
+                limit: 2,
+                after: Some(position),
+            };
+            let response = ListResponse::page_of_whole(vec![1, 2, 3, 4, 5], page);
+            assert!(response.items.is_empty(), "{position}");
+            assert_eq!(response.next_cursor, None, "{position}");
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

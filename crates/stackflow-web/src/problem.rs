@@ -50,11 +50,15 @@ impl AppError {
             StatusCode::UNAUTHORIZED => "Unauthorized",
             StatusCode::FORBIDDEN => "Forbidden",
             StatusCode::NOT_FOUND => "Not found",
+            StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
             StatusCode::CONFLICT => "Conflict",
             StatusCode::PAYLOAD_TOO_LARGE => "Payload too large",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type",
             StatusCode::UNPROCESSABLE_ENTITY => "Validation failed",
             StatusCode::SERVICE_UNAVAILABLE => "Service unavailable",
+            // Any other client error keeps HTTP's own name for its status;
+            // only server errors read as such.
+            other if other.is_client_error() => other.canonical_reason().unwrap_or("Client error"),
             _ => "Internal server error",
         };
         AppError {

@@ -91,7 +91,7 @@ async fn act(
 /// Submits a change: normal → `assess`, emergency → `authorize`, standard →
 /// `scheduled` (pre-approved by its template). Normal and emergency changes
 /// are risk-assessed and checked for schedule conflicts on the way.
-#[utoipa::path(post, path = "/api/changes/{number}/submit", tag = "changes", request_body(content = VersionBody, description = "optional"),
+#[utoipa::path(post, path = "/api/changes/{number}/submit", tag = "changes", request_body(content = Option<VersionBody>, description = "optional"),
     params(("number" = String, Path, description = "Change number")),
     responses((status = 200, body = Change), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn submit(
@@ -130,7 +130,7 @@ async fn approve(
 }
 
 /// Starts implementation: `scheduled` → `implement`.
-#[utoipa::path(post, path = "/api/changes/{number}/implement", tag = "changes", request_body(content = VersionBody, description = "optional"),
+#[utoipa::path(post, path = "/api/changes/{number}/implement", tag = "changes", request_body(content = Option<VersionBody>, description = "optional"),
     params(("number" = String, Path, description = "Change number")),
     responses((status = 200, body = Change), (status = 409, body = Problem)))]
 async fn implement(
@@ -146,7 +146,7 @@ async fn implement(
 
 /// Completes implementation: `implement` → `review`; refused while a task
 /// is open or in progress.
-#[utoipa::path(post, path = "/api/changes/{number}/complete", tag = "changes", request_body(content = VersionBody, description = "optional"),
+#[utoipa::path(post, path = "/api/changes/{number}/complete", tag = "changes", request_body(content = Option<VersionBody>, description = "optional"),
     params(("number" = String, Path, description = "Change number")),
     responses((status = 200, body = Change), (status = 409, body = Problem)))]
 async fn complete(

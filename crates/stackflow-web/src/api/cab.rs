@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -81,19 +82,21 @@ struct MeetingSummary {
 struct MeetingList {
     /// The meetings, in order.
     items: Vec<MeetingSummary>,
-    /// Always null: a range is one page.
+    /// Pass as `cursor` for the rest of the range; null on its last page.
     next_cursor: Option<String>,
 }
 
 /// The CAB meetings the recurrence gives in `[from, to)`, each with how
-/// many changes its agenda holds.
-#[utoipa::path(get, path = "/api/cab/meetings", tag = "cab", params(MeetingParams),
+/// many changes its agenda holds, a page at a time.
+#[utoipa::path(get, path = "/api/cab/meetings", tag = "cab", params(MeetingParams, PageParams),
     responses((status = 200, body = MeetingList), (status = 400, body = Problem), (status = 422, body = Problem)))]
 async fn list_meetings(
     State(state): State<AppState>,
     Auth(_caller): Auth,
     ApiQuery(params): ApiQuery<MeetingParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<MeetingList>> {
+    let page = page.request()?;
     let from = params.from.unwrap_or_else(|| state.clock.now());
     let to = match params.to {
         Some(to) => to,
@@ -102,7 +105,10 @@ async fn list_meetings(
             .ok_or_else(|| AppError::bad_request("bad_range", "from is too late"))?,
     };
     let schedule = state.store.cab_schedule().await?;
-    let meetings = meetings_between(&schedule.schedule, from, to)?;
+    let ListResponse {
+        items: meetings,
+        next_cursor,
+    } = ListResponse::page_of_whole(meetings_between(&schedule.schedule, from, to)?, page);
     let placed = match (meetings.first(), meetings.last()) {
         (Some(first), Some(last)) => {
             state
@@ -124,8 +130,5 @@ async fn list_meetings(
             meeting,
         })
         .collect();
-    Ok(Json(MeetingList {
-        items,
-        next_cursor: None,
-    }))
+    Ok(Json(MeetingList { items, next_cursor }))
 }

@@ -145,18 +145,21 @@ async fn update_ci(
 
 /// Lists the relationships in which a CI takes part, in both directions.
 #[utoipa::path(get, path = "/api/cis/{name}/relationships", tag = "cmdb",
-    params(("name" = String, Path, description = "CI name")),
-    responses((status = 200, body = ListResponse<Relationship>), (status = 404, body = Problem)))]
+    params(("name" = String, Path, description = "CI name"), PageParams),
+    responses((status = 200, body = ListResponse<Relationship>), (status = 400, body = Problem), (status = 404, body = Problem)))]
 async fn ci_relationships(
     State(state): State<AppState>,
     Auth(_caller): Auth,
     ApiPath(name): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<Relationship>>> {
+    let page = page.request()?;
     if state.store.get_ci(&name).await?.is_none() {
         return Err(AppError::not_found(format!("CI `{name}` not found")));
     }
-    Ok(Json(ListResponse::complete(
+    Ok(Json(ListResponse::page_of_whole(
         state.store.list_relationships(&name).await?,
+        page,
     )))
 }
 

@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use stackflow_core::permissions::{Permission, require};
 use stackflow_store::transfer::{CsvKind, ImportFormat, ImportOptions, ImportReport, ImportSource};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -73,6 +74,9 @@ async fn import_cmdb(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
+    // Refused before the body is read: a viewer's upload never reaches the
+    // disk (the store checks again, as it does on every path).
+    require(&caller.actor, Permission::ManageCmdb)?;
     let format = format_of(&headers, params.kind)?;
     let spooled = spool(body).await?;
     let source = ImportSource {

@@ -23,7 +23,9 @@ mod workflows;
 
 use crate::AppState;
 pub use schedule_feeds::calendar_feed_path;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -75,4 +77,68 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(schedule_feeds::routes())
         .merge(workflows::routes())
         .merge(cab::routes())
+}
+
+/// The media type of every error answer (RFC 9457).
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Finishes the generated document with what holds for every route and is
+/// not repeated on each one: an error answer is a problem document
+/// (`application/problem+json`, where the annotations can only say JSON),
+/// and every route under `/api/` answers `401` without a valid token.
+pub fn finish_document(openapi: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let authenticated = path.starts_with("/api/");
+        for operation in operations_mut(item) {
+            let responses = &mut operation.responses.responses;
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (is_error_status(status), response) {
+                    as_problem_json(response);
+                }
+            }
+            if authenticated {
+                responses
+                    .entry("401".to_owned())
+                    .or_insert_with(|| RefOr::T(unauthorized_response()));
+            }
+        }
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+        &mut item.head,
+        &mut item.options,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// `4XX`, `5XX` and every status from 400 up.
+fn is_error_status(status: &str) -> bool {
+    status.starts_with('4') || status.starts_with('5')
+}
+
+fn as_problem_json(response: &mut Response) {
+    if let Some(content) = response.content.shift_remove("application/json") {
+        response.content.insert(PROBLEM_JSON.to_owned(), content);
+    }
+}
+
+fn unauthorized_response() -> Response {
+    ResponseBuilder::new()
+        .description("No token, or one that is unknown, revoked or expired")
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
 }

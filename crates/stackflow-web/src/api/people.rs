@@ -162,15 +162,17 @@ async fn set_members(
 
 /// Lists a user's tokens (the user themself, or an admin).
 #[utoipa::path(get, path = "/api/users/{username}/tokens", tag = "people",
-    params(("username" = String, Path, description = "Username")),
-    responses((status = 200, body = ListResponse<TokenInfo>), (status = 403, body = Problem)))]
+    params(("username" = String, Path, description = "Username"), PageParams),
+    responses((status = 200, body = ListResponse<TokenInfo>), (status = 400, body = Problem), (status = 403, body = Problem)))]
 async fn list_tokens(
     State(state): State<AppState>,
     Auth(caller): Auth,
     ApiPath(username): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<TokenInfo>>> {
+    let page = page.request()?;
     let tokens = state.store.list_tokens(&caller, &username).await?;
-    Ok(Json(ListResponse::complete(tokens)))
+    Ok(Json(ListResponse::page_of_whole(tokens, page)))
 }
 
 /// A new token: its metadata and the secret, shown this once.
@@ -184,7 +186,7 @@ struct CreatedToken {
 }
 
 /// Creates a token for a user (the user themself, or an admin).
-#[utoipa::path(post, path = "/api/users/{username}/tokens", tag = "people", request_body(content = NewToken, description = "optional"),
+#[utoipa::path(post, path = "/api/users/{username}/tokens", tag = "people", request_body(content = Option<NewToken>, description = "optional"),
     params(("username" = String, Path, description = "Username")),
     responses((status = 201, body = CreatedToken), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn create_token(

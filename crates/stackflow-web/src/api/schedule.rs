@@ -21,6 +21,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub(super) const MAX_SCHEDULE_CHANGES: u32 = 5_000;
 /// Longest range one request may ask for.
 const MAX_SPAN_DAYS: i64 = 366;
+/// The default range, around the clock's now: 30 days back…
+const DEFAULT_DAYS_BACK: i64 = 30;
+/// …to 180 days ahead.
+const DEFAULT_DAYS_AHEAD: i64 = 180;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,6 +44,43 @@ pub(super) struct ScheduleParams {
     /// Only the changes of this assignment group (a team's calendar); the
     /// windows are listed whatever it is.
     pub assignment_group: Option<String>,
+}
+
+/// The range of a schedule request: as given; 30 days back to 180 ahead of `now`
+/// without either end; with one end only, the default span measured from
+/// it, so `?from=` a year ahead is that date and the 210 days after it,
+/// never a range that ends before it starts. `None` when that span runs
+/// past the last instant a date can hold (`?from=+262142-12-31…`).
+pub(super) fn default_range(
+    now: DateTime<Utc>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let span = Duration::days(DEFAULT_DAYS_BACK + DEFAULT_DAYS_AHEAD);
+    match (from, to) {
+        (Some(from), Some(to)) => Some((from, to)),
+        (Some(from), None) => Some((from, from.checked_add_signed(span)?)),
+        (None, Some(to)) => Some((to.checked_sub_signed(span)?, to)),
+        (None, None) => Some((
+            now.checked_sub_signed(Duration::days(DEFAULT_DAYS_BACK))?,
+            now.checked_add_signed(Duration::days(DEFAULT_DAYS_AHEAD))?,
+        )),
+    }
+}
+
+/// The checked range of a request: its `from` and `to`, the default span
+/// for a missing end (see [`default_range`]).
+pub(super) fn resolve_range(
+    now: DateTime<Utc>,
+    params: &ScheduleParams,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
+    let (from, to) = default_range(now, params.from, params.to).ok_or_else(|| {
+        AppError::bad_request(
+            "bad_range",
+            "the range runs past the last date this service can hold",
+        )
+    })?;
+    check_range(from, to)
 }
 
 /// Checks a range: `to` after `from`, at most [`MAX_SPAN_DAYS`] apart.
@@ -169,7 +210,8 @@ pub(super) async fn read_schedule(
 
 /// The change schedule: changes (assess to closed) whose planned window
 /// overlaps `[from, to)`, and the maintenance and blackout windows
-/// occurring in it.
+/// occurring in it. Without `from`/`to`, 30 days back to 180 ahead, as
+/// the iCalendar export.
 #[utoipa::path(get, path = "/api/schedule", tag = "schedule", params(ScheduleParams),
     responses((status = 200, body = Schedule), (status = 400, body = Problem), (status = 401, body = Problem)))]
 async fn get_schedule(
@@ -177,13 +219,7 @@ async fn get_schedule(
     Auth(_caller): Auth,
     ApiQuery(params): ApiQuery<ScheduleParams>,
 ) -> ApiResult<Json<Schedule>> {
-    let (Some(from), Some(to)) = (params.from, params.to) else {
-        return Err(AppError::bad_request(
-            "bad_range",
-            "give the range as `from` and `to` (RFC 3339, e.g. 2026-12-01T00:00:00Z)",
-        ));
-    };
-    let (from, to) = check_range(from, to)?;
+    let (from, to) = resolve_range(state.clock.now(), &params)?;
     let data = read_schedule(&state, from, to, params.assignment_group.as_deref()).await?;
     Ok(Json(Schedule {
         from,

@@ -67,7 +67,7 @@ async fn list_feeds(
 /// Creates a calendar feed for the caller: a secret address from which a
 /// calendar client subscribes to the change schedule.
 #[utoipa::path(post, path = "/api/schedule/feeds", tag = "schedule",
-    request_body(content = NewCalendarFeed, description = "optional"),
+    request_body(content = Option<NewCalendarFeed>, description = "optional"),
     responses((status = 201, body = CreatedFeed), (status = 401, body = Problem), (status = 422, body = Problem)))]
 async fn create_feed(
     State(state): State<AppState>,

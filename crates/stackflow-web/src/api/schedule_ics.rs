@@ -1,10 +1,12 @@
 //! `/api/schedule.ics`: the change schedule as an RFC 5545 iCalendar
 //! document for calendar clients, built with the `icalendar` crate.
 
-use super::schedule::{ScheduleData, ScheduleParams, check_range, read_schedule};
+#[cfg(test)]
+use super::schedule::default_range;
+use super::schedule::{ScheduleData, ScheduleParams, read_schedule, resolve_range};
 use crate::AppState;
 use crate::extract::{ApiQuery, Auth};
-use crate::problem::{ApiResult, AppError, Problem};
+use crate::problem::{ApiResult, Problem};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -12,10 +14,6 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 use stackflow_core::{Change, ChangeState, ChangeWindow, Occurrence, WindowKind};
 
-/// The default range, around the clock's now: 30 days back…
-const DEFAULT_DAYS_BACK: i64 = 30;
-/// …to 180 days ahead.
-const DEFAULT_DAYS_AHEAD: i64 = 180;
 /// The media type of the answer.
 pub(super) const TEXT_CALENDAR: &str = "text/calendar; charset=utf-8";
 
@@ -35,40 +33,12 @@ pub(super) async fn get_schedule_ics(
 /// The schedule's iCalendar text for a request's range (the default one
 /// where `from` or `to` is missing): the export's and the feeds' body.
 pub(super) async fn schedule_ics(state: &AppState, params: &ScheduleParams) -> ApiResult<String> {
-    let (from, to) = default_range(state.clock.now(), params.from, params.to).ok_or_else(|| {
-        AppError::bad_request(
-            "bad_range",
-            "the range runs past the last date this service can hold",
-        )
-    })?;
-    let (from, to) = check_range(from, to)?;
+    let (from, to) = resolve_range(state.clock.now(), params)?;
     let data = read_schedule(state, from, to, params.assignment_group.as_deref()).await?;
     if data.changes.truncated {
         tracing::warn!(%from, %to, "the iCalendar schedule was truncated");
     }
     Ok(fold_content_lines(&render(state, &data).to_string()))
-}
-
-/// The range of an export: as given; 30 days back to 180 ahead of `now`
-/// without either end; with one end only, the default span measured from
-/// it, so `?from=` a year ahead is that date and the 210 days after it,
-/// never a range that ends before it starts. `None` when that span runs
-/// past the last instant a date can hold (`?from=+262142-12-31…`).
-fn default_range(
-    now: DateTime<Utc>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let span = Duration::days(DEFAULT_DAYS_BACK + DEFAULT_DAYS_AHEAD);
-    match (from, to) {
-        (Some(from), Some(to)) => Some((from, to)),
-        (Some(from), None) => Some((from, from.checked_add_signed(span)?)),
-        (None, Some(to)) => Some((to.checked_sub_signed(span)?, to)),
-        (None, None) => Some((
-            now.checked_sub_signed(Duration::days(DEFAULT_DAYS_BACK))?,
-            now.checked_add_signed(Duration::days(DEFAULT_DAYS_AHEAD))?,
-        )),
-    }
 }
 
 /// The whole calendar. Every event has a fixed UID and a DTSTAMP from the

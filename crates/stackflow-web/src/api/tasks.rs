@@ -1,8 +1,8 @@
 //! `/api/changes/{number}/tasks`: implementation tasks of a change.
 
 use crate::AppState;
-use crate::extract::{ApiJson, ApiPath, Auth, IfMatch, change_number};
-use crate::pagination::ListResponse;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, IfMatch, change_number};
+use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -16,18 +16,21 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(update_task))
 }
 
-/// Lists a change's implementation tasks in order.
+/// Lists a change's implementation tasks in order, a page at a time.
 #[utoipa::path(get, path = "/api/changes/{number}/tasks", tag = "changes",
-    params(("number" = String, Path, description = "Change number")),
-    responses((status = 200, body = ListResponse<Task>), (status = 404, body = Problem)))]
+    params(("number" = String, Path, description = "Change number"), PageParams),
+    responses((status = 200, body = ListResponse<Task>), (status = 400, body = Problem), (status = 404, body = Problem)))]
 async fn list_tasks(
     State(state): State<AppState>,
     Auth(_caller): Auth,
     ApiPath(number): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<Task>>> {
     let number = change_number(&number)?;
-    Ok(Json(ListResponse::complete(
+    let page = page.request()?;
+    Ok(Json(ListResponse::page_of_whole(
         state.store.list_tasks(number).await?,
+        page,
     )))
 }
 

@@ -1,8 +1,8 @@
 //! `/api/templates`: standard change templates.
 
 use crate::AppState;
-use crate::extract::{ApiJson, ApiPath, Auth};
-use crate::pagination::ListResponse;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -33,14 +33,18 @@ struct NewTemplate {
     active: Option<bool>,
 }
 
-/// Lists the standard change templates.
-#[utoipa::path(get, path = "/api/templates", tag = "templates", responses((status = 200, body = ListResponse<Template>)))]
+/// Lists the standard change templates by name, a page at a time.
+#[utoipa::path(get, path = "/api/templates", tag = "templates", params(PageParams),
+    responses((status = 200, body = ListResponse<Template>), (status = 400, body = Problem)))]
 async fn list_templates(
     State(state): State<AppState>,
     Auth(_caller): Auth,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<Template>>> {
-    Ok(Json(ListResponse::complete(
+    let page = page.request()?;
+    Ok(Json(ListResponse::page_of_whole(
         state.store.list_templates().await?,
+        page,
     )))
 }
 

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use crate::pagination::ListResponse;
+use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -43,15 +43,17 @@ struct WindowView {
     occurrences: Option<Vec<Occurrence>>,
 }
 
-/// Lists every window; with `?from=&to=` each carries its occurrences in
-/// that range.
-#[utoipa::path(get, path = "/api/windows", tag = "schedule", params(RangeParams),
+/// Lists the windows, oldest first, a page at a time; with `?from=&to=`
+/// each carries its occurrences in that range.
+#[utoipa::path(get, path = "/api/windows", tag = "schedule", params(RangeParams, PageParams),
     responses((status = 200, body = ListResponse<WindowView>), (status = 400, body = Problem), (status = 422, body = Problem)))]
 async fn list_windows(
     State(state): State<AppState>,
     Auth(_caller): Auth,
     ApiQuery(range): ApiQuery<RangeParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<WindowView>>> {
+    let page = page.request()?;
     let max_span = Duration::days(MAX_RANGE_DAYS);
     let range = match (range.from, range.to) {
         (None, None) => None,
@@ -72,15 +74,18 @@ async fn list_windows(
             )]));
         }
     };
-    let windows = state.store.list_windows().await?;
-    let items = windows
-        .into_iter()
-        .map(|window| WindowView {
-            occurrences: range.map(|(from, to)| window.occurrences(from, to)),
-            window,
-        })
-        .collect();
-    Ok(Json(ListResponse::complete(items)))
+    let windows = ListResponse::page_of_whole(state.store.list_windows().await?, page);
+    Ok(Json(ListResponse {
+        items: windows
+            .items
+            .into_iter()
+            .map(|window| WindowView {
+                occurrences: range.map(|(from, to)| window.occurrences(from, to)),
+                window,
+            })
+            .collect(),
+        next_cursor: windows.next_cursor,
+    }))
 }
 
 /// Creates a window (admins and change managers).

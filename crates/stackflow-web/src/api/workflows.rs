@@ -5,7 +5,7 @@ mod document;
 
 use crate::AppState;
 use crate::extract::{ApiPath, ApiQuery, Auth, IfMatch};
-use crate::pagination::ListResponse;
+use crate::pagination::{ListResponse, PageParams};
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -28,16 +28,19 @@ struct VersionParams {
     version: Option<u32>,
 }
 
-/// The current version of every workflow, by name.
-#[utoipa::path(get, path = "/api/workflows", tag = "workflows",
-    responses((status = 200, body = ListResponse<WorkflowView>)))]
+/// The current version of every workflow, by name, a page at a time.
+#[utoipa::path(get, path = "/api/workflows", tag = "workflows", params(PageParams),
+    responses((status = 200, body = ListResponse<WorkflowView>), (status = 400, body = Problem)))]
 async fn list_workflows(
     State(state): State<AppState>,
     Auth(_caller): Auth,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<WorkflowView>>> {
+    let page = page.request()?;
     let workflows = state.store.list_workflows().await?;
-    Ok(Json(ListResponse::complete(
+    Ok(Json(ListResponse::page_of_whole(
         workflows.into_iter().map(Into::into).collect(),
+        page,
     )))
 }
 

@@ -22,6 +22,7 @@ mod import;
 mod input;
 mod jobs;
 mod lifecycle;
+mod openapi;
 mod pagination;
 mod people;
 mod refusals;

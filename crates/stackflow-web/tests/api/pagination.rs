@@ -258,3 +258,81 @@ backend_test!(
         );
     }
 );
+
+/// Every item of a list, following its cursors `limit` at a time; checks
+/// that no page is longer than asked and that only the last has no cursor.
+async fn follow(app: &TestApp, path: &str, limit: usize) -> Vec<Value> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page_path = match &cursor {
+            Some(c) => format!("{path}{separator}limit={limit}&cursor={c}"),
+            None => format!("{path}{separator}limit={limit}"),
+        };
+        let page = app.get(&page_path, "alice").await.expect(StatusCode::OK);
+        let page_items = page["items"].as_array().expect("items").clone();
+        assert!(page_items.len() <= limit, "{page_path}: {page:#}");
+        items.extend(page_items);
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+backend_test!(
+    lists_read_whole_are_paged_by_limit_and_cursor_too,
+    |app| async move {
+        let number = app.create("alice", normal_draft()).await;
+        for title in ["Prepare", "Run", "Verify"] {
+            app.add_task(&number, "alice", title).await;
+        }
+        for i in 0..3 {
+            let window = json!({
+                "name": format!("Window {i}"),
+                "kind": "maintenance",
+                "start": format!("2026-12-0{}T01:00:00Z", i + 1),
+                "end": format!("2026-12-0{}T03:00:00Z", i + 1),
+            });
+            app.post("/api/windows", "max", window)
+                .await
+                .expect(StatusCode::CREATED);
+        }
+        for name in ["rotate-cert", "renew-lease"] {
+            let template = json!({
+                "name": name,
+                "title": "Routine work",
+                "implementation_plan": "Do it.",
+                "backout_plan": "Undo it.",
+                "test_plan": "Check it.",
+            });
+            app.post("/api/templates", "max", template)
+                .await
+                .expect(StatusCode::CREATED);
+        }
+        for path in [
+            format!("/api/changes/{number}/tasks"),
+            "/api/windows".to_owned(),
+            "/api/windows?from=2026-11-30T00:00:00Z&to=2026-12-31T00:00:00Z".to_owned(),
+            "/api/workflows".to_owned(),
+            "/api/cab/meetings".to_owned(),
+            "/api/templates".to_owned(),
+        ] {
+            let whole = app.get(&path, "alice").await.expect(StatusCode::OK);
+            let whole = whole["items"].as_array().expect("items").clone();
+            assert!(whole.len() >= 2, "{path}: too short to page");
+            assert_eq!(follow(&app, &path, 1).await, whole, "{path}, one at a time");
+            assert_eq!(follow(&app, &path, 2).await, whole, "{path}, two at a time");
+            let separator = if path.contains('?') { '&' } else { '?' };
+            let first = app
+                .get(&format!("{path}{separator}limit=1"), "alice")
+                .await
+                .expect(StatusCode::OK);
+            assert!(first["next_cursor"].is_string(), "{path}: {first:#}");
+            app.get(&format!("{path}{separator}limit=0"), "alice")
+                .await
+                .problem(StatusCode::BAD_REQUEST, "bad_limit");
+        }
+    }
+);

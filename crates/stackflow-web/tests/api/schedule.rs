@@ -281,18 +281,13 @@ backend_test!(
 
 backend_test!(bad_ranges_are_refused_with_400, |app| async move {
     for query in [
-        String::new(),
-        format!("from={FROM}"),
-        format!("to={TO}"),
         format!("from={FROM}&to={FROM}"),
         format!("from={TO}&to={FROM}"),
         "from=2026-01-01T00:00:00Z&to=2027-01-03T00:00:00Z".to_owned(),
+        // The default span from a given end runs past the last date.
+        "from=%2B262142-12-31T00:00:00Z".to_owned(),
     ] {
         for path in ["/api/schedule", "/api/schedule.ics"] {
-            if path.ends_with(".ics") && !query.contains('&') {
-                // The export defaults a missing end of the range.
-                continue;
-            }
             app.get(&format!("{path}?{query}"), "vic")
                 .await
                 .problem(StatusCode::BAD_REQUEST, "bad_range");
@@ -315,6 +310,30 @@ backend_test!(bad_ranges_are_refused_with_400, |app| async move {
     .await
     .expect(StatusCode::OK);
 });
+
+backend_test!(
+    a_missing_end_of_the_range_takes_the_default_span,
+    |app| async move {
+        let now = app.now();
+        let range_of = |schedule: &Value| (time_of(&schedule["from"]), time_of(&schedule["to"]));
+        let days = chrono::Duration::days;
+        // Neither end: 30 days back to 180 ahead of the clock, as the export.
+        let schedule = app.get("/api/schedule", "vic").await.expect(StatusCode::OK);
+        assert_eq!(range_of(&schedule), (now - days(30), now + days(180)));
+        // One end: the 210 days from it, forwards or back.
+        let from = at(FROM);
+        let schedule = app
+            .get(&format!("/api/schedule?from={FROM}"), "vic")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(range_of(&schedule), (from, from + days(210)));
+        let schedule = app
+            .get(&format!("/api/schedule?to={FROM}"), "vic")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(range_of(&schedule), (from - days(210), from));
+    }
+);
 
 /// Parses an iCalendar body with the independent `ical` crate.
 fn parse_ics(body: &str) -> IcalCalendar {

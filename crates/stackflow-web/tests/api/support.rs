@@ -406,6 +406,12 @@ impl Reply {
         );
         assert_eq!(body["rule"], rule, "{body:#}");
         assert_eq!(body["status"], status.as_u16(), "{body:#}");
+        if status.is_client_error() {
+            assert_ne!(
+                body["title"], "Internal server error",
+                "a client error is not titled as a server error: {body:#}"
+            );
+        }
         for field in ["title", "detail"] {
             assert!(
                 body[field].as_str().is_some_and(|text| !text.is_empty()),
