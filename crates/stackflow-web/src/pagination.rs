@@ -42,7 +42,8 @@ impl PageParams {
     }
 }
 
-fn decode(cursor: &str) -> Result<i64, AppError> {
+/// The position a cursor of this API holds; `400 bad_cursor` for any other.
+pub(crate) fn decode(cursor: &str) -> Result<i64, AppError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
@@ -51,7 +52,8 @@ fn decode(cursor: &str) -> Result<i64, AppError> {
         .ok_or_else(|| AppError::bad_request("bad_cursor", "the cursor is not one this API issued"))
 }
 
-fn encode(position: i64) -> String {
+/// The cursor of a position.
+pub(crate) fn encode(position: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("k:{position}"))
 }
 

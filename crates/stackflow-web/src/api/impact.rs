@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::extract::{ApiPath, ApiQuery, Auth};
+use crate::pagination;
 use crate::problem::{ApiResult, AppError, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -32,6 +33,9 @@ struct ImpactParams {
     limit: Option<usize>,
     /// Impacted CIs to skip (the previous page's `next_offset`).
     offset: Option<usize>,
+    /// The previous page's `next_cursor`: the same position as
+    /// `next_offset`, in the form every list of the API takes.
+    cursor: Option<String>,
 }
 
 impl ImpactParams {
@@ -43,11 +47,40 @@ impl ImpactParams {
                 format!("at most {MAX_ITEMS}"),
             )]));
         }
-        Ok(ImpactPage {
-            offset: self.offset.unwrap_or(0),
-            limit,
-        })
+        let from_cursor = self
+            .cursor
+            .as_deref()
+            .map(pagination::decode)
+            .transpose()?
+            .map(|position| usize::try_from(position).unwrap_or(usize::MAX));
+        let offset = match (self.offset, from_cursor) {
+            (Some(offset), Some(cursor)) if offset != cursor => {
+                return Err(AppError::bad_request(
+                    "bad_cursor",
+                    "give `cursor` or `offset`, not two different positions",
+                ));
+            }
+            (offset, cursor) => offset.or(cursor).unwrap_or(0),
+        };
+        Ok(ImpactPage { offset, limit })
     }
+}
+
+/// The cursor of the next page of impacted CIs, if there is one.
+fn next_cursor(report: &ImpactReport) -> Option<String> {
+    report
+        .next_offset
+        .and_then(|offset| i64::try_from(offset).ok())
+        .map(pagination::encode)
+}
+
+/// A CI's blast radius, with the list's cursor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CiImpact {
+    #[serde(flatten)]
+    report: ImpactReport,
+    /// Pass as `cursor` for the next page of `items`; null on the last.
+    next_cursor: Option<String>,
 }
 
 /// The blast radius of one CI: every CI that depends on it, directly or
@@ -55,13 +88,13 @@ impl ImpactParams {
 /// impacted CIs (most critical first), each with its dependency chain.
 #[utoipa::path(get, path = "/api/cis/{name}/impact", tag = "cmdb",
     params(("name" = String, Path, description = "CI name"), ImpactParams),
-    responses((status = 200, body = ImpactReport), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = CiImpact), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn ci_impact(
     State(state): State<AppState>,
     Auth(_caller): Auth,
     ApiPath(name): ApiPath<String>,
     ApiQuery(params): ApiQuery<ImpactParams>,
-) -> ApiResult<Json<ImpactReport>> {
+) -> ApiResult<Json<CiImpact>> {
     let page = params.page()?;
     state.impact.refresh_for_query().await;
     let (report, missing) = state
@@ -71,7 +104,10 @@ async fn ci_impact(
     if !missing.is_empty() {
         return Err(AppError::not_found(format!("CI `{name}` not found")));
     }
-    Ok(Json(report))
+    Ok(Json(CiImpact {
+        next_cursor: next_cursor(&report),
+        report,
+    }))
 }
 
 /// A change's blast radius.
@@ -85,12 +121,14 @@ struct ChangeImpact {
     /// Affected CIs the CMDB does not hold (deleted since, or never
     /// recorded).
     missing: Vec<String>,
+    /// Pass as `cursor` for the next page of `items`; null on the last.
+    next_cursor: Option<String>,
 }
 
 /// The blast radius of a change's affected CIs.
 #[utoipa::path(get, path = "/api/changes/{number}/impact", tag = "changes",
     params(("number" = String, Path, description = "Change number"), ImpactParams),
-    responses((status = 200, body = ChangeImpact), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = ChangeImpact), (status = 400, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn change_impact(
     State(state): State<AppState>,
     Auth(_caller): Auth,
@@ -106,6 +144,7 @@ async fn change_impact(
         .await;
     Ok(Json(ChangeImpact {
         number: change.number.to_string(),
+        next_cursor: next_cursor(&report),
         report,
         missing,
     }))

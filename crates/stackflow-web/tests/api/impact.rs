@@ -105,6 +105,31 @@ backend_test!(pages_cap_the_list_and_keep_the_totals, |app| async move {
     let rest = impact(&app, "host-1/impact?limit=2&offset=2").await;
     assert_eq!(names(&rest), ["vm-1"]);
     assert_eq!(rest["next_offset"], Value::Null);
+    // The list convention's cursor walks the same pages.
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next_cursor")
+        .to_owned();
+    let by_cursor = impact(&app, &format!("host-1/impact?limit=2&cursor={cursor}")).await;
+    assert_eq!(names(&by_cursor), ["vm-1"]);
+    assert_eq!(by_cursor["next_cursor"], Value::Null);
+    assert_eq!(
+        impact(
+            &app,
+            &format!("host-1/impact?limit=2&cursor={cursor}&offset=2")
+        )
+        .await["items"],
+        by_cursor["items"]
+    );
+    app.get(
+        &format!("/api/cis/host-1/impact?cursor={cursor}&offset=1"),
+        "vic",
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "bad_cursor");
+    app.get("/api/cis/host-1/impact?cursor=nonsense", "vic")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "bad_cursor");
     let summary = impact(&app, "host-1/impact?limit=0").await;
     assert_eq!(summary["count"], 3);
     assert_eq!(summary["items"], json!([]));
@@ -244,6 +269,22 @@ backend_test!(
         assert_eq!(names(&report), ["shop", "orders-app"]);
         assert_eq!(report["missing"], json!([]));
         assert_eq!(report["items"][1]["depth"], 1);
+        assert_eq!(report["next_cursor"], Value::Null);
+        let first = app
+            .get(&format!("/api/changes/{number}/impact?limit=1"), "vic")
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(names(&first), ["shop"]);
+        let cursor = first["next_cursor"].as_str().expect("a next_cursor");
+        let rest = app
+            .get(
+                &format!("/api/changes/{number}/impact?limit=1&cursor={cursor}"),
+                "vic",
+            )
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(names(&rest), ["orders-app"]);
+        assert_eq!(rest["next_cursor"], Value::Null);
 
         app.get("/api/changes/CHG9999999/impact", "vic")
             .await
