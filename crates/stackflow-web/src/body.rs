@@ -3,7 +3,9 @@
 //! Malformed JSON is 400; a body of the wrong shape (not an object, missing
 //! or unknown fields, wrong types, unknown enum values, text with NUL
 //! characters) is 422 naming the field; over the size limit is 413; a body
-//! sent with a non-JSON content type is 415.
+//! sent with a content type other than JSON is 415. A body sent with no
+//! content type at all is read as JSON: scripts often leave it out, and
+//! JSON is all this API takes.
 
 use crate::AppState;
 use crate::problem::AppError;
@@ -55,13 +57,19 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     }
 }
 
+/// Whether a body may be read as JSON: its content type says JSON
+/// (`application/json`, with parameters or not, or a `+json` type), or it
+/// has none.
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    value
+        .to_str()
+        .ok()
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| {
-            let mime = mime.trim();
+            let mime = mime.trim().to_ascii_lowercase();
             mime == "application/json" || mime.ends_with("+json")
         })
 }

@@ -158,11 +158,24 @@ backend_test!(bodies_over_one_mebibyte_are_413, |app| async move {
     assert_eq!(change_count(&app).await, 1);
 });
 
-backend_test!(bodies_that_are_not_json_are_415, |app| async move {
+backend_test!(bodies_declared_other_than_json_are_415, |app| async move {
     let body = normal_draft().to_string();
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        app.call(Method::POST, "/api/changes")
+            .by("alice")
+            .header(header::CONTENT_TYPE, content_type)
+            .raw(body.clone())
+            .send()
+            .await
+            .problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    }
+    assert_eq!(change_count(&app).await, 0);
+    // A JSON media type with parameters, in any case, or a +json suffix is
+    // fine; so is none at all.
     for content_type in [
-        Some("text/plain"),
-        Some("application/x-www-form-urlencoded"),
+        Some("application/json; charset=utf-8"),
+        Some("Application/JSON"),
+        Some("application/merge-patch+json"),
         None,
     ] {
         let mut call = app.call(Method::POST, "/api/changes").by("alice");
@@ -172,17 +185,17 @@ backend_test!(bodies_that_are_not_json_are_415, |app| async move {
         call.raw(body.clone())
             .send()
             .await
-            .problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+            .expect(StatusCode::CREATED);
     }
-    // A JSON media type with parameters or a +json suffix is fine.
+    assert_eq!(change_count(&app).await, 4);
+    // Without a content type, malformed JSON is still 400, and no body
+    // where one is required is a problem, not a 415.
     app.call(Method::POST, "/api/changes")
         .by("alice")
-        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-        .raw(body)
+        .raw("{not json")
         .send()
         .await
-        .expect(StatusCode::CREATED);
-    assert_eq!(change_count(&app).await, 1);
+        .problem(StatusCode::BAD_REQUEST, "malformed_json");
 });
 
 backend_test!(
