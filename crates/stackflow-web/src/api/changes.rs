@@ -50,7 +50,10 @@ struct ChangeListParams {
     #[serde(rename = "type")]
     #[param(rename = "type")]
     change_type: Option<ChangeType>,
-    /// CAB meeting day, `YYYY-MM-DD`.
+    /// CAB meeting day, `YYYY-MM-DD`, or a change's own `cab_date` (an
+    /// RFC 3339 instant: its day in UTC).
+    #[serde(default, deserialize_with = "cab_day")]
+    #[param(value_type = Option<String>)]
     cab_date: Option<NaiveDate>,
     /// Requester username.
     requested_by: Option<String>,
@@ -64,6 +67,26 @@ struct ChangeListParams {
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// A `cab_date` filter: a day, or an instant whose UTC day is meant, so a
+/// change's own `cab_date` can be passed back as it came.
+fn cab_day<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<NaiveDate>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Ok(day) = text.parse::<NaiveDate>() {
+        return Ok(Some(day));
+    }
+    chrono::DateTime::parse_from_rfc3339(&text)
+        .map(|instant| Some(instant.naive_utc().date()))
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "`{text}` is neither a day (YYYY-MM-DD) nor an RFC 3339 instant"
+            ))
+        })
 }
 
 /// Lists changes, newest first.

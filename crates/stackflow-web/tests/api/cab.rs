@@ -74,6 +74,26 @@ backend_test!(
         );
         assert_eq!(numbers(&agenda(&app, THIS_WEEK).await), [early.as_str()]);
         assert_eq!(numbers(&agenda(&app, NEXT_WEEK).await), [late.as_str()]);
+        // The list's `cab_date` filter takes a change's own `cab_date` back,
+        // as well as the day.
+        let cab_date = app.change(&late).await["cab_date"].clone();
+        let day = &cab_date.as_str().expect("a cab_date")[..10];
+        for filter in [cab_date.as_str().expect("text"), day] {
+            let list = app
+                .get(
+                    &format!("/api/changes?cab_date={}", filter.replace('+', "%2B")),
+                    "vic",
+                )
+                .await
+                .expect(StatusCode::OK);
+            let listed: Vec<&str> = list["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|c| c["number"].as_str())
+                .collect();
+            assert_eq!(listed, [late.as_str()], "?cab_date={filter}");
+        }
 
         let meetings = app
             .get(

@@ -452,6 +452,9 @@ backend_test!(
             .await
             .expect(StatusCode::OK);
         assert!(list["items"].is_array(), "{list:#}");
+        app.get("/api/changes?cab_date=tomorrow", "alice")
+            .await
+            .problem(StatusCode::BAD_REQUEST, "bad_query");
     }
 );
 
