@@ -3,6 +3,7 @@
 use crate::enums::{GroupKind, Role};
 use crate::errors::Refusal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// The person acting, as the store resolved them from a token or the CLI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -39,16 +40,32 @@ pub struct GroupInfo {
     pub members: Vec<String>,
 }
 
-/// The groups of the organisation at one moment: the approvers of a stage
-/// are resolved against it when a vote is evaluated, so a person removed from
-/// a group before voting no longer counts.
+/// The groups and active users of the organisation at one moment: the
+/// approvers of a stage are resolved against it when a vote is evaluated,
+/// so a person removed from a group, or deactivated, before voting no
+/// longer counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Directory {
     /// Every group.
     pub groups: Vec<GroupInfo>,
+    /// Usernames of the active users. Approvers named one by one (a `users`
+    /// lane, the holders of a role) count only while they are in it.
+    pub active_users: BTreeSet<String>,
 }
 
 impl Directory {
+    /// A directory of these groups in which every member is active.
+    pub fn of_groups(groups: Vec<GroupInfo>) -> Directory {
+        let active_users = groups
+            .iter()
+            .flat_map(|g| g.members.iter().cloned())
+            .collect();
+        Directory {
+            groups,
+            active_users,
+        }
+    }
+
     /// The group with this name.
     pub fn group(&self, name: &str) -> Option<&GroupInfo> {
         self.groups.iter().find(|g| g.name == name)
@@ -65,6 +82,11 @@ impl Directory {
     /// Members of a group, or none if it does not exist.
     pub fn members(&self, group: &str) -> &[String] {
         self.group(group).map_or(&[], |g| g.members.as_slice())
+    }
+
+    /// Whether `username` is an active user.
+    pub fn is_active(&self, username: &str) -> bool {
+        self.active_users.contains(username)
     }
 
     /// Whether `username` is a member of `group`.
@@ -130,6 +152,7 @@ mod tests {
                 group("night-cab", GroupKind::Cab, &["nina"]),
                 group("ECAB", GroupKind::Ecab, &["bob", "nina"]),
             ],
+            ..Directory::default()
         };
         assert!(directory.check_ecab_within_cab().is_ok());
         directory.groups[2].members.push("olga".into());

@@ -30,7 +30,8 @@ pub mod windows;
 pub mod workflow;
 
 pub use approval::{
-    ApprovalPlan, ApprovalRecord, Approvers, Lane, LaneRule, Stage, StageOutcome, Vote, WorkflowRef,
+    ApprovalPlan, ApprovalRecord, Approvers, Board, Lane, LaneRule, Stage, StageOutcome, Vote,
+    WorkflowRef,
 };
 pub use business_calendar::{BusinessCalendar, CalendarDocument};
 pub use cab::{

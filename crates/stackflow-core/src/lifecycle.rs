@@ -14,7 +14,8 @@
 use crate::approval::{StageOutcome, Vote, builtin_plan};
 use crate::business_calendar::BusinessCalendar;
 use crate::cab::{
-    CabOutcome, Meeting, MeetingSchedule, OutcomeEffect, decide_outcome, next_meeting_for,
+    CabOutcome, Meeting, MeetingSchedule, OutcomeEffect, cab_stage_index, decide_outcome,
+    next_meeting_for,
 };
 use crate::calendar::add_business_days;
 use crate::change::MAX_TEXT;
@@ -93,11 +94,12 @@ impl Action {
         }
     }
 
-    /// Whether deciding this action reads [`Context::votes`]: only a vote
-    /// counts the votes already cast. The store reads the votes only then,
-    /// which spares every other action a query on its write path.
+    /// Whether deciding this action reads [`Context::votes`]: a vote
+    /// counts the votes already cast, and a CAB outcome checks that the
+    /// CAB stage's other lanes are approved. The store reads the votes only
+    /// then, which spares every other action a query on its write path.
     pub fn reads_votes(&self) -> bool {
-        matches!(self, Action::Vote { .. })
+        matches!(self, Action::Vote { .. } | Action::CabOutcome { .. })
     }
 
     /// Whether deciding this action reads [`Context::pending_tasks`]: only
@@ -669,15 +671,18 @@ fn record_cab_outcome(
         ));
     };
     match decide_outcome(change, meeting, outcome, schedule)? {
-        OutcomeEffect::ApproveCabStage { stage, .. } => settle_stage(
-            change,
-            stage,
-            StageOutcome::Approved,
-            (&actor.username, notes),
-            ctx,
-            next,
-            notifications,
-        ),
+        OutcomeEffect::ApproveCabStage { stage, round } => {
+            require_other_lanes_approved(change, stage, round, ctx)?;
+            settle_stage(
+                change,
+                stage,
+                StageOutcome::Approved,
+                (&actor.username, notes),
+                ctx,
+                next,
+                notifications,
+            );
+        }
         OutcomeEffect::RejectChange { stage, .. } => settle_stage(
             change,
             stage,
@@ -692,14 +697,57 @@ fn record_cab_outcome(
     Ok(())
 }
 
+/// A meeting's approval stands in for the votes of the CAB's lanes only:
+/// any other lane of the CAB stage is a review of its own, which its
+/// approvers' votes must have approved first (`cab_outcome_lanes_pending`).
+fn require_other_lanes_approved(
+    change: &Change,
+    stage_index: usize,
+    round: u32,
+    ctx: &Context<'_>,
+) -> Result<(), Refusal> {
+    let Some(stage) = change
+        .approval
+        .plan
+        .as_ref()
+        .and_then(|plan| plan.stages.get(stage_index))
+    else {
+        return Ok(());
+    };
+    let votes: Vec<&Vote> = ctx
+        .votes
+        .iter()
+        .filter(|v| v.round == round && v.stage == stage_index)
+        .collect();
+    let waiting =
+        stage.lanes_awaiting_votes_besides_cab(ctx.directory, &change.requested_by, &votes);
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::conflict(
+        "cab_outcome_lanes_pending",
+        format!(
+            "{}: the meeting decides the CAB's lane of stage `{}`, not lane(s) `{}`, which still wait for their approvers' votes; defer it, or record the approval once they approved",
+            change.number,
+            stage.name,
+            waiting.join("`, `")
+        ),
+    ))
+}
+
 /// A normal change entering `authorize` goes on the first CAB meeting
-/// whose agenda cut-off it makes; a resubmission is placed afresh.
+/// whose agenda cut-off it makes, when its plan has a CAB stage; a
+/// resubmission is placed afresh. Without a CAB stage (a workflow with
+/// none) no meeting decides it: it goes on no agenda, and a meeting date
+/// left from an earlier round is cleared.
 fn place_on_cab(change: &Change, ctx: &Context<'_>, next: &mut Change) {
     let entering = change.state != ChangeState::Authorize && next.state == ChangeState::Authorize;
-    if entering
-        && next.change_type == ChangeType::Normal
-        && let Some(schedule) = ctx.cab_schedule
-    {
+    if !entering || next.change_type != ChangeType::Normal {
+        return;
+    }
+    if cab_stage_index(next).is_none() {
+        next.cab_date = None;
+    } else if let Some(schedule) = ctx.cab_schedule {
         next.cab_date = next_meeting_for(schedule, ctx.now).map(|meeting| meeting.start);
     }
 }

@@ -78,13 +78,11 @@ fn group(name: &str, kind: GroupKind, members: &[&str]) -> GroupInfo {
 /// and the implementation group `dba`, to which the requester `alice` also
 /// belongs — so segregation of duties has something to refuse in `assess`.
 fn directory() -> Directory {
-    Directory {
-        groups: vec![
-            group(CAB, GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
-            group(ECAB, GroupKind::Ecab, &["bob", "carol"]),
-            group(DBA, GroupKind::Implementation, &["ivan", "alice"]),
-        ],
-    }
+    Directory::of_groups(vec![
+        group(CAB, GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
+        group(ECAB, GroupKind::Ecab, &["bob", "carol"]),
+        group(DBA, GroupKind::Implementation, &["ivan", "alice"]),
+    ])
 }
 
 // ---------------------------------------------------------------------------

@@ -243,12 +243,10 @@ mod tests {
 
     fn ready() -> Facts {
         Facts {
-            directory: Directory {
-                groups: vec![
-                    group("CAB", GroupKind::Cab, &["bob", "carol", "dave"]),
-                    group("ECAB", GroupKind::Ecab, &["bob", "carol"]),
-                ],
-            },
+            directory: Directory::of_groups(vec![
+                group("CAB", GroupKind::Cab, &["bob", "carol", "dave"]),
+                group("ECAB", GroupKind::Ecab, &["bob", "carol"]),
+            ]),
             active_workflows: vec!["emergency-default".into(), "normal-default".into()],
             ..Facts::default()
         }

@@ -3,7 +3,7 @@
 
 use super::meetings::Meeting;
 use super::outcome::CabOutcome;
-use crate::approval::Vote;
+use crate::approval::{Stage, Vote};
 use crate::change::Change;
 use crate::conflict::Conflict;
 use crate::enums::{ChangeState, ChangeType, Channel, Decision};
@@ -84,8 +84,11 @@ pub struct Agenda {
     pub items: Vec<AgendaItem>,
 }
 
-/// The index of a change's CAB stage in its current plan: the first stage
-/// that runs in `authorize` (stages before it run in `assess`).
+/// The index of a change's CAB stage in its current plan: the stage the
+/// plan marks as the CAB's (one with a lane of [`Board::Cab`], from the
+/// workflow's `cab: true` stage or the built-in policy's CAB stage). A plan
+/// without one — a workflow with no CAB stage, or a plan frozen before
+/// stages were marked — has no CAB stage: no meeting decides it.
 pub fn cab_stage_index(change: &Change) -> Option<usize> {
     change
         .approval
@@ -93,7 +96,7 @@ pub fn cab_stage_index(change: &Change) -> Option<usize> {
         .as_ref()?
         .stages
         .iter()
-        .position(|stage| stage.state == ChangeState::Authorize)
+        .position(Stage::is_cab)
 }
 
 /// Whether a change belongs on `meeting`'s agenda: a normal change in

@@ -1,7 +1,7 @@
 //! Resolving a workflow for one change into the plan frozen on it.
 
 use super::{ApproverSpec, ChangeFacts, Workflow};
-use crate::approval::{ApprovalPlan, Approvers, Lane, Stage, WorkflowRef};
+use crate::approval::{ApprovalPlan, Approvers, Board, Lane, Stage, WorkflowRef};
 use crate::directory::Directory;
 use crate::enums::{ChangeState, ChangeType};
 use crate::errors::Refusal;
@@ -23,20 +23,29 @@ use crate::errors::Refusal;
 /// vote (someone who leaves a group stops counting). `users` and `role`
 /// become a fixed user list: roles live on users, not in the directory the
 /// evaluator reads at every vote, so the holders are frozen when the round
-/// opens, which also keeps who may decide a round stable and auditable.
+/// opens, which also keeps who may decide a round stable and auditable. Who
+/// of the list is still active is read at every vote, as group members are.
+///
+/// Boards ([`Board`]): a lane of a group of kind `cab` in a normal change's
+/// `cab: true` stage is the CAB's, which a meeting's outcome decides; that
+/// stage is the plan's CAB stage (a workflow without one has none, and its
+/// changes never go on a meeting's agenda). A lane of a group of kind `ecab`
+/// on an emergency change is the ECAB's and needs two distinct approvals
+/// whatever its rule; an emergency plan without one is refused
+/// (`approval_group_missing`). A stage is refused as unreachable when its
+/// lanes cannot all approve together, each person approving in one lane.
 pub fn resolve_plan(
     workflow: &Workflow,
     facts: &ChangeFacts,
     directory: &Directory,
 ) -> Result<ApprovalPlan, Refusal> {
     let document = &workflow.document;
+    let cab_stage = document.stages.iter().position(|stage| stage.cab);
     let authorising_from = match facts.change_type {
         ChangeType::Emergency => 0,
-        ChangeType::Normal | ChangeType::Standard => document
-            .stages
-            .iter()
-            .position(|stage| stage.cab)
-            .unwrap_or(document.stages.len().saturating_sub(1)),
+        ChangeType::Normal | ChangeType::Standard => {
+            cab_stage.unwrap_or(document.stages.len().saturating_sub(1))
+        }
     };
     let mut stages = Vec::new();
     if facts.change_type != ChangeType::Standard {
@@ -44,6 +53,12 @@ pub fn resolve_plan(
             let mut lanes = Vec::new();
             for lane in &stage.lanes {
                 let approvers = resolve_approvers(&lane.approvers, &stage.name, facts, directory)?;
+                let board = Board::of_lane(
+                    facts.change_type,
+                    cab_stage == Some(index),
+                    &approvers,
+                    directory,
+                );
                 let lane = Lane {
                     name: lane
                         .name
@@ -51,21 +66,14 @@ pub fn resolve_plan(
                         .unwrap_or_else(|| default_lane_name(&lane.approvers, &approvers)),
                     approvers,
                     rule: lane.rule,
+                    board,
                 };
                 if !lane.reachable(directory, &facts.requester) {
-                    return Err(Refusal::conflict(
-                        "approval_stage_unreachable",
-                        format!(
-                            "stage `{}` can never be approved: lane `{}` has {} eligible approver(s) other than the requester",
-                            stage.name,
-                            lane.name,
-                            lane.eligible(directory, &facts.requester).len()
-                        ),
-                    ));
+                    return Err(lane.unreachable(&stage.name, directory, &facts.requester));
                 }
                 lanes.push(lane);
             }
-            stages.push(Stage {
+            let resolved = Stage {
                 name: stage.name.clone(),
                 state: if index < authorising_from {
                     ChangeState::Assess
@@ -73,8 +81,33 @@ pub fn resolve_plan(
                     ChangeState::Authorize
                 },
                 lanes,
-            });
+            };
+            if !resolved.reachable(directory, &facts.requester) {
+                return Err(Refusal::conflict(
+                    "approval_stage_unreachable",
+                    format!(
+                        "stage `{}` can never be approved: its lanes need more distinct approvers \
+                         than they have together (one person's approval counts in one lane only)",
+                        stage.name
+                    ),
+                ));
+            }
+            stages.push(resolved);
         }
+    }
+    let has_ecab_lane = stages
+        .iter()
+        .flat_map(|stage| &stage.lanes)
+        .any(|lane| lane.board == Some(Board::Ecab));
+    if facts.change_type == ChangeType::Emergency && !has_ecab_lane {
+        return Err(Refusal::conflict(
+            "approval_group_missing",
+            format!(
+                "workflow `{}` has no lane of the ECAB (a group of kind `ecab`): \
+                 an emergency change needs at least two distinct ECAB approvers",
+                document.name
+            ),
+        ));
     }
     Ok(ApprovalPlan {
         source: format!("workflow {} v{}", document.name, workflow.version),

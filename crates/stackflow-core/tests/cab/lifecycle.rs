@@ -1,12 +1,13 @@
 //! The CAB in the lifecycle: placement of a normal change entering
 //! `authorize` on its next meeting, and `Action::CabOutcome`.
 
-use super::support::{change_on, london_thursdays, utc};
+use super::support::{change_on, london_thursdays, utc, vote};
 use chrono::{DateTime, Utc};
+use stackflow_core::approval::{Approvers, Lane, LaneRule};
 use stackflow_core::cab::{CabOutcome, Meeting, MeetingSchedule, meeting_by_id};
 use stackflow_core::{
     Action, Actor, ApprovalStatus, Change, ChangeState, ChangeType, Channel, Context, Decision,
-    Directory, GroupInfo, GroupKind, Refusal, Role, Transition, decide,
+    Directory, GroupInfo, GroupKind, Refusal, Role, Transition, Vote, decide,
 };
 
 /// The first meeting after the tests' start (Thursday 26 November, 14:00 GMT).
@@ -18,12 +19,10 @@ fn directory() -> Directory {
         kind,
         members: members.iter().map(|m| (*m).to_owned()).collect(),
     };
-    Directory {
-        groups: vec![
-            group("CAB", GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
-            group("dba", GroupKind::Implementation, &["ivan"]),
-        ],
-    }
+    Directory::of_groups(vec![
+        group("CAB", GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
+        group("dba", GroupKind::Implementation, &["ivan"]),
+    ])
 }
 
 fn meeting(schedule: &MeetingSchedule, id: &str) -> Meeting {
@@ -37,10 +36,22 @@ fn act(
     now: DateTime<Utc>,
     schedule: Option<&MeetingSchedule>,
 ) -> Result<Transition, Refusal> {
+    act_after(change, &[], action, actor, now, schedule)
+}
+
+/// `act` with `votes` already cast in the change's round.
+fn act_after(
+    change: &Change,
+    votes: &[Vote],
+    action: Action,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    schedule: Option<&MeetingSchedule>,
+) -> Result<Transition, Refusal> {
     let directory = directory();
     let ctx = Context {
         directory: &directory,
-        votes: &[],
+        votes,
         pending_tasks: 0,
         channel: Channel::Api,
         now,
@@ -228,4 +239,99 @@ fn outcomes_are_recorded_by_managers_only_for_changes_on_the_agenda() {
             ..
         })
     ));
+}
+
+/// A normal change in `assess` whose plan has no CAB stage: a workflow
+/// without a `cab: true` stage, whose last stage still runs in `authorize`.
+fn assessing_without_cab() -> Change {
+    let mut change = assessing();
+    change.cab_date = Some(utc("2026-01-01T14:00:00Z"));
+    for stage in &mut change.approval.plan.as_mut().unwrap().stages {
+        for lane in &mut stage.lanes {
+            lane.board = None;
+        }
+    }
+    change
+}
+
+#[test]
+fn a_change_without_a_cab_stage_goes_on_no_agenda() {
+    let schedule = london_thursdays();
+    let change = approval_by_ivan(
+        &assessing_without_cab(),
+        "2026-11-25T13:00:00Z",
+        Some(&schedule),
+    );
+    assert_eq!(change.state, ChangeState::Authorize);
+    assert_eq!(change.cab_date, None, "not placed, nor left on an old date");
+    // Nor can a meeting record an outcome for it (the CAB stage's voters
+    // decide it: here the lane of the group `CAB`, which is no CAB lane).
+    let mut placed = change.clone();
+    placed.cab_date = Some(utc("2026-11-26T14:00:00Z"));
+    let refused = act(
+        &placed,
+        outcome(CabOutcome::Approved, &schedule),
+        &manager(),
+        utc("2026-11-26T14:30:00Z"),
+        Some(&schedule),
+    );
+    assert!(
+        matches!(
+            refused,
+            Err(Refusal::Conflict {
+                rule: "cab_stage_not_open",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_meeting_approves_only_the_cab_lane_of_its_stage() {
+    let schedule = london_thursdays();
+    let mut change = change_on(1, utc("2026-11-26T14:00:00Z"));
+    // The CAB stage has a second lane, ivan's own review.
+    change.approval.plan.as_mut().unwrap().stages[1]
+        .lanes
+        .push(Lane {
+            name: "Security".into(),
+            approvers: Approvers::Users(vec!["ivan".into()]),
+            rule: LaneRule::Any,
+            board: None,
+        });
+    let now = utc("2026-11-26T14:30:00Z");
+    let approved = || outcome(CabOutcome::Approved, &schedule);
+    let refused = act(&change, approved(), &manager(), now, Some(&schedule));
+    let Err(Refusal::Conflict {
+        rule: "cab_outcome_lanes_pending",
+        detail,
+    }) = refused
+    else {
+        panic!("not refused for the waiting lane: {refused:?}");
+    };
+    assert!(detail.contains("`Security`"), "{detail}");
+    // Once ivan approved his lane, the meeting's approval settles the stage.
+    let ivan = [vote(
+        1,
+        1,
+        "ivan",
+        Decision::Approved,
+        "2026-11-26T09:00:00Z",
+    )];
+    let after = act_after(&change, &ivan, approved(), &manager(), now, Some(&schedule))
+        .expect("approved")
+        .change;
+    assert_eq!(after.state, ChangeState::Scheduled);
+    // A rejection by the meeting rejects whatever the other lanes say.
+    let rejected = act(
+        &change,
+        outcome(CabOutcome::Rejected, &schedule),
+        &manager(),
+        now,
+        Some(&schedule),
+    )
+    .expect("rejected")
+    .change;
+    assert_eq!(rejected.state, ChangeState::New);
 }

@@ -162,3 +162,23 @@ fn outcomes_read_and_write_as_snake_case() {
         json!({"effect": "approve_cab_stage", "round": 1, "stage": 1})
     );
 }
+
+#[test]
+fn a_plan_without_a_cab_stage_is_never_decided_by_a_meeting() {
+    // The last stage of a workflow without a `cab: true` stage runs in
+    // `authorize` too, but no lane of it is the CAB's.
+    let mut change = change_on(1, meeting().start);
+    for stage in &mut change.approval.plan.as_mut().unwrap().stages {
+        for lane in &mut stage.lanes {
+            lane.board = None;
+        }
+    }
+    assert_eq!(stackflow_core::cab::cab_stage_index(&change), None);
+    for outcome in [
+        CabOutcome::Approved,
+        CabOutcome::Rejected,
+        CabOutcome::Deferred,
+    ] {
+        assert_eq!(refused_rule(&change, outcome), "cab_stage_not_open");
+    }
+}

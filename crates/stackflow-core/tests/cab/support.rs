@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use stackflow_core::approval::{Approvers, Lane};
+use stackflow_core::approval::{Approvers, Board, Lane};
 use stackflow_core::cab::{CabSchedule, MeetingSchedule};
 use stackflow_core::number::ChangeNumber;
 use stackflow_core::risk::{RiskAssessment, RiskContributions, RiskFactors, RiskLevel};
@@ -64,14 +64,19 @@ pub fn change_on(n: u64, cab_date: DateTime<Utc>) -> Change {
         source: "builtin".into(),
         workflow: None,
         stages: vec![
-            stage("Technical assessment", ChangeState::Assess, "dba"),
-            stage("CAB authorisation", ChangeState::Authorize, "CAB"),
+            stage("Technical assessment", ChangeState::Assess, "dba", None),
+            stage(
+                "CAB authorisation",
+                ChangeState::Authorize,
+                "CAB",
+                Some(Board::Cab),
+            ),
         ],
     });
     change
 }
 
-fn stage(name: &str, state: ChangeState, group: &str) -> Stage {
+fn stage(name: &str, state: ChangeState, group: &str, board: Option<Board>) -> Stage {
     Stage {
         name: name.into(),
         state,
@@ -79,6 +84,7 @@ fn stage(name: &str, state: ChangeState, group: &str) -> Stage {
             name: group.into(),
             approvers: Approvers::Group(group.into()),
             rule: LaneRule::Majority,
+            board,
         }],
     }
 }

@@ -28,14 +28,12 @@ const EXAMPLES: [(&str, &str); 4] = [
 
 /// An organisation with the groups the examples name.
 fn organisation() -> Directory {
-    Directory {
-        groups: vec![
-            group("CAB", GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
-            group("ECAB", GroupKind::Ecab, &["bob", "carol", "dave"]),
-            group("dba", GroupKind::Implementation, &["ivan", "alice"]),
-            group("net", GroupKind::Implementation, &["nina", "ned"]),
-        ],
-    }
+    Directory::of_groups(vec![
+        group("CAB", GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
+        group("ECAB", GroupKind::Ecab, &["bob", "carol", "dave"]),
+        group("dba", GroupKind::Implementation, &["ivan", "alice"]),
+        group("net", GroupKind::Implementation, &["nina", "ned"]),
+    ])
 }
 
 fn facts(change_type: ChangeType, risk: RiskLevel, classes: &[&str]) -> ChangeFacts {

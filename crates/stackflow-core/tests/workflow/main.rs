@@ -23,17 +23,20 @@ pub fn group(name: &str, kind: GroupKind, members: &[&str]) -> GroupInfo {
 }
 
 /// A CAB of four, an ECAB of two of them, the `dba` team (the requester
-/// `alice` belongs to it), a `net` team and an empty `ghosts` group.
+/// `alice` belongs to it), a `net` team and an empty `ghosts` group; every
+/// member is active, and so are the change managers max and mia.
 pub fn directory() -> Directory {
-    Directory {
-        groups: vec![
-            group("CAB", GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
-            group("ECAB", GroupKind::Ecab, &["bob", "carol"]),
-            group("dba", GroupKind::Implementation, &["ivan", "alice"]),
-            group("net", GroupKind::Implementation, &["nina", "ned"]),
-            group("ghosts", GroupKind::ServiceDesk, &[]),
-        ],
-    }
+    let mut directory = Directory::of_groups(vec![
+        group("CAB", GroupKind::Cab, &["bob", "carol", "dave", "erin"]),
+        group("ECAB", GroupKind::Ecab, &["bob", "carol"]),
+        group("dba", GroupKind::Implementation, &["ivan", "alice"]),
+        group("net", GroupKind::Implementation, &["nina", "ned"]),
+        group("ghosts", GroupKind::ServiceDesk, &[]),
+    ]);
+    directory
+        .active_users
+        .extend(["max".to_owned(), "mia".to_owned()]);
+    directory
 }
 
 /// Parses YAML that the test knows to be well formed.

@@ -5,6 +5,7 @@
 use crate::{directory, stored, yaml};
 use chrono::{DateTime, Duration, Utc};
 use stackflow_core::business_calendar::BusinessCalendar;
+use stackflow_core::lifecycle::reevaluate;
 use stackflow_core::workflow::{ChangeFacts, SelectedWorkflow, Workflow};
 use stackflow_core::{
     Action, Actor, ApprovalStatus, Change, ChangeDraft, ChangeNumber, ChangeState, ChangeType,
@@ -59,6 +60,29 @@ impl Round {
         };
         round.act("alice", Action::Submit);
         round
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            directory: &self.directory,
+            votes: &self.votes,
+            pending_tasks: 0,
+            channel: Channel::Api,
+            now: t0(),
+            workflow: Some(&self.selected),
+            calendar: self.calendar.as_ref(),
+            cab_schedule: None,
+        }
+    }
+
+    /// Re-evaluates the open stage after the approvers changed, as the
+    /// store does in the same transaction; whether it moved.
+    fn reevaluate(&mut self) -> bool {
+        let Some(transition) = reevaluate(&self.change, &self.context()) else {
+            return false;
+        };
+        self.change = transition.change;
+        true
     }
 
     fn try_act(&mut self, who: &str, action: Action) -> Result<(), stackflow_core::Refusal> {
@@ -118,7 +142,7 @@ stages:
   - name: Review
     lanes:
       - {name: Network, approvers: {group: net}, rule: all}
-      - {name: Owners, approvers: {ci_owners: true}, rule: {quorum: 3}}
+      - {name: Owners, approvers: {ci_owners: true}, rule: {quorum: 1}}
   - name: CAB
     cab: true
     lanes: [{approvers: {users: [bob, carol, dave]}, rule: majority}]
@@ -145,7 +169,8 @@ fn stages_run_in_sequence_and_a_stage_waits_for_all_its_lanes() {
     assert_eq!(round.at(), (Assess, Some(0), ApprovalStatus::Requested));
     let plan = round.change.approval.plan.as_ref().unwrap();
     assert_eq!(plan.source, "workflow review-then-cab v1");
-    // Network (all of net) approves; Owners (3 of ivan, ned, nina) not yet.
+    // Network (all of net) approves; Owners (one of ivan, ned, nina) not
+    // yet: nina's and ned's approvals count in Network, one lane each.
     round.vote("nina", Decision::Approved);
     round.vote("ned", Decision::Approved);
     assert_eq!(round.at(), (Assess, Some(0), ApprovalStatus::Requested));
@@ -253,4 +278,122 @@ fn emergency_workflows_run_in_authorize_and_take_their_sla_from_the_calendar() {
         round.change.approval.due_at,
         Some("2026-12-02T10:00:00Z".parse().unwrap())
     );
+}
+
+#[test]
+fn a_named_approver_deactivated_mid_round_stops_counting() {
+    const NAMED: &str = "
+name: named
+type: change_approval
+match: {change_types: [normal]}
+stages:
+  - name: Named
+    lanes: [{approvers: {users: [ivan, dave, carol]}, rule: {quorum: 2}}]
+";
+    let mut round = Round::submitted(ChangeType::Normal, stored(yaml(NAMED)));
+    round.vote("ivan", Decision::Approved);
+    // ivan is deactivated: his approval no longer counts.
+    round.directory.active_users.remove("ivan");
+    assert!(!round.reevaluate());
+    round.vote("dave", Decision::Approved);
+    assert_eq!(
+        round.at(),
+        (ChangeState::Authorize, Some(0), ApprovalStatus::Requested)
+    );
+    round.vote("carol", Decision::Approved);
+    assert_eq!(round.at().0, ChangeState::Scheduled);
+
+    // `all` does not wait for a deactivated named user: the re-evaluation
+    // that follows the deactivation settles the round.
+    let all = stored(yaml(&NAMED.replace(
+        "[ivan, dave, carol]}, rule: {quorum: 2}",
+        "[ivan, dave]}, rule: all",
+    )));
+    let mut round = Round::submitted(ChangeType::Normal, all);
+    round.vote("dave", Decision::Approved);
+    assert_eq!(round.at().0, ChangeState::Authorize);
+    round.directory.active_users.remove("ivan");
+    assert!(round.reevaluate());
+    assert_eq!(
+        round.at(),
+        (ChangeState::Scheduled, None, ApprovalStatus::Approved)
+    );
+}
+
+#[test]
+fn an_ecab_requester_leaves_too_few_ecab_approvers_whatever_the_rule() {
+    const ECAB_ALL: &str = "
+name: ecab-all
+type: change_approval
+match: {change_types: [emergency]}
+stages:
+  - name: ECAB
+    lanes: [{approvers: {group_of_kind: ecab}, rule: all}]
+";
+    // bob of the ECAB (bob, carol) requests: carol alone can never be two.
+    let mut facts = ChangeFacts::new(ChangeType::Emergency, "bob");
+    facts.ci_owner_groups = vec!["dba".into()];
+    let mut change = new_change(ChangeType::Emergency);
+    change.requested_by = "bob".into();
+    let selected = SelectedWorkflow {
+        workflow: stored(yaml(ECAB_ALL)),
+        facts,
+    };
+    let directory = directory();
+    let ctx = Context {
+        directory: &directory,
+        votes: &[],
+        pending_tasks: 0,
+        channel: Channel::Api,
+        now: t0(),
+        workflow: Some(&selected),
+        calendar: None,
+        cab_schedule: None,
+    };
+    let refused = decide(
+        &change,
+        Action::Submit,
+        &Actor::new("bob", Role::Requester),
+        &ctx,
+    )
+    .expect_err("one eligible ECAB approver");
+    assert_eq!(crate::conflict_rule(refused), "approval_stage_unreachable");
+
+    // alice requests, and carol leaves the ECAB mid-round: bob's approval
+    // alone leaves the round open.
+    let mut round = Round::submitted(ChangeType::Emergency, stored(yaml(ECAB_ALL)));
+    for group in &mut round.directory.groups {
+        if group.name == "ECAB" {
+            group.members.retain(|m| m != "carol");
+        }
+    }
+    round.vote("bob", Decision::Approved);
+    assert_eq!(
+        round.at(),
+        (ChangeState::Authorize, Some(0), ApprovalStatus::Requested)
+    );
+    assert!(!round.reevaluate());
+}
+
+#[test]
+fn one_person_in_two_lanes_approves_one_of_them() {
+    // ivan is a DBA and a CI owner; the stage wants both reviews.
+    const TWO_REVIEWS: &str = "
+name: two-reviews
+type: change_approval
+match: {change_types: [normal]}
+stages:
+  - name: Review
+    lanes:
+      - {name: DBAs, approvers: {group: dba}, rule: any}
+      - {name: Named, approvers: {users: [ivan, nina]}, rule: any}
+";
+    let mut round = Round::submitted(ChangeType::Normal, stored(yaml(TWO_REVIEWS)));
+    round.vote("ivan", Decision::Approved);
+    assert_eq!(
+        round.at(),
+        (ChangeState::Authorize, Some(0), ApprovalStatus::Requested)
+    );
+    round.vote("nina", Decision::Approved);
+    assert_eq!(round.at().0, ChangeState::Scheduled);
 }

@@ -99,6 +99,9 @@ async fn replace_members(tx: &mut Tx, group_id: i64, member_ids: &[i64]) -> Resu
     Ok(())
 }
 
+/// The groups and their active members. `active_users` stays empty: the
+/// settings fill it (`load_settings`), which is the directory approvals are
+/// evaluated against; the other readers only check group membership.
 async fn load_directory(tx: &mut Transaction<'_, Db>) -> Result<Directory> {
     let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT g.name, g.kind, u.username FROM groups g \

@@ -49,13 +49,16 @@ async fn settings_generation<'e>(executor: impl sqlx::Executor<'e, Database = Db
 /// and under PostgreSQL's read committed no older than it.
 async fn load_settings(tx: &mut Transaction<'_, Db>) -> Result<Settings> {
     let generation = settings_generation(&mut **tx).await?;
-    let directory = load_directory(tx).await?;
+    let mut directory = load_directory(tx).await?;
     let workflows = current_workflows(tx)
         .await?
         .iter()
         .map(StoredWorkflow::to_workflow)
         .collect();
     let active_users = active_users(tx).await?;
+    // Approvers named one by one (a `users` lane, a role's holders) count
+    // only while active: evaluated against this at every vote.
+    directory.active_users = active_users.iter().map(|u| u.username.clone()).collect();
     let calendar = calendar_in(tx).await?;
     let cab = cab_schedule_with(tx, &calendar).await?;
     let windows = windows_in(tx).await?;

@@ -564,3 +564,80 @@ backend_test!(
         assert_eq!(next, vec![NEXT_WEEK.to_owned()]);
     }
 );
+
+backend_test!(
+    a_workflow_without_a_cab_stage_is_never_decided_by_a_meeting,
+    |app| async move {
+        let named = json!({
+            "name": "named-only", "type": "change_approval", "priority": 10,
+            "match": {"change_types": ["normal"]},
+            "stages": [{"name": "Named", "lanes": [
+                {"approvers": {"users": ["ivan", "dave", "carol"]}, "rule": {"quorum": 2}}]}]
+        });
+        app.post("/api/workflows", "max", named)
+            .await
+            .expect(StatusCode::CREATED);
+        let number = app.create("alice", normal_draft()).await;
+        let submitted = app.submit(&number, "alice").await;
+        assert_eq!(submitted["state"], "authorize", "its last stage authorises");
+        assert!(submitted["cab_date"].is_null(), "{submitted:#}");
+        assert!(numbers(&agenda(&app, THIS_WEEK).await).is_empty());
+
+        // A manager's "approved" does not stand in for the named approvers.
+        let before = app.snapshot(&number).await;
+        record(
+            &app,
+            THIS_WEEK,
+            "max",
+            json!([{"change": number, "outcome": "approved", "notes": ""}]),
+        )
+        .await
+        .problem(StatusCode::CONFLICT, "cab_outcome_not_on_agenda");
+        app.assert_unchanged(&number, &before).await;
+        app.approve(&number, "ivan").await;
+        assert_eq!(app.approve(&number, "dave").await["state"], "scheduled");
+    }
+);
+
+backend_test!(
+    a_meeting_decides_the_cab_lane_not_the_other_lanes_of_its_stage,
+    |app| async move {
+        let with_security = json!({
+            "name": "cab-and-security", "type": "change_approval", "priority": 10,
+            "match": {"change_types": ["normal"]},
+            "stages": [{"name": "CAB authorisation", "cab": true, "lanes": [
+                {"approvers": {"group_of_kind": "cab"}, "rule": "majority"},
+                {"name": "Security", "approvers": {"users": ["ivan"]}, "rule": "any"}]}]
+        });
+        app.post("/api/workflows", "max", with_security)
+            .await
+            .expect(StatusCode::CREATED);
+        let number = app.create("alice", normal_draft()).await;
+        let submitted = app.submit(&number, "alice").await;
+        assert_eq!(time_of(&submitted["cab_date"]), at(THIS_WEEK_START));
+        let lanes = &submitted["approval"]["plan"]["stages"][0]["lanes"];
+        assert_eq!(lanes[0]["board"], "cab");
+        assert!(lanes[1].get("board").is_none(), "{lanes:#}");
+
+        let before = app.snapshot(&number).await;
+        let refused = record(
+            &app,
+            THIS_WEEK,
+            "max",
+            json!([{"change": number, "outcome": "approved", "notes": ""}]),
+        )
+        .await;
+        let detail = refused.problem(StatusCode::CONFLICT, "cab_outcome_lanes_pending")["detail"]
+            .as_str()
+            .expect("detail")
+            .to_owned();
+        assert!(detail.contains("Security"), "{detail}");
+        app.assert_unchanged(&number, &before).await;
+
+        // Once Security approved, the meeting's approval settles the stage.
+        assert_eq!(app.approve(&number, "ivan").await["state"], "authorize");
+        let decided = decide(&app, THIS_WEEK, &number, "approved").await;
+        assert!(decided.to_string().contains("scheduled"), "{decided}");
+        assert_eq!(app.change(&number).await["state"], "scheduled");
+    }
+);

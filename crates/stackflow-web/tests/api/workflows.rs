@@ -492,3 +492,143 @@ stages:
             .problem(StatusCode::NOT_FOUND, "not_found");
     }
 );
+
+/// A second window for a second change of the same test.
+fn next_week_draft() -> Value {
+    with(
+        normal_draft(),
+        json!({"planned_start": "2026-12-08T22:00:00Z", "planned_end": "2026-12-08T23:00:00Z"}),
+    )
+}
+
+/// The votes the approval view counts in each lane of the open stage.
+async fn lane_approvals(app: &TestApp, number: &str) -> Vec<u64> {
+    let view = app.approvals(number).await;
+    let stage = view["current_stage"].as_u64().expect("an open stage") as usize;
+    view["stages"][stage]["lanes"]
+        .as_array()
+        .expect("lanes")
+        .iter()
+        .map(|lane| lane["approvals"].as_u64().expect("approvals"))
+        .collect()
+}
+
+backend_test!(
+    an_emergency_is_never_approved_by_one_ecab_member,
+    |app| async move {
+        // `all` of the ECAB (bob, carol) passes validation: two members.
+        let ecab_all = json!({
+            "name": "ecab-all", "type": "change_approval", "priority": 10,
+            "match": {"change_types": ["emergency"]},
+            "stages": [{"name": "ECAB", "lanes": [
+                {"approvers": {"group_of_kind": "ecab"}, "rule": "all"}]}]
+        });
+        send_json(&app, Method::POST, "/api/workflows", "admin", &ecab_all)
+            .await
+            .expect(StatusCode::CREATED);
+
+        // bob of the ECAB requests: carol alone could never be two.
+        let mine = app.create("bob", emergency_draft()).await;
+        let refused = app.try_step(&mine, "submit", "bob").await;
+        let body = refused.problem(StatusCode::CONFLICT, "approval_stage_unreachable");
+        let detail = body["detail"].as_str().expect("detail");
+        assert!(detail.contains("2 distinct ECAB approvers"), "{detail}");
+        assert_eq!(app.change(&mine).await["state"], "new");
+
+        // alice requests; carol is deactivated before voting: bob's approval
+        // alone leaves the emergency waiting, whatever `all` of one says.
+        let number = app.create("alice", emergency_draft()).await;
+        app.submit(&number, "alice").await;
+        app.patch("/api/users/carol", "admin", json!({"active": false}))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(app.approve(&number, "bob").await["state"], "authorize");
+        // Back, carol's is the second distinct approval.
+        app.patch("/api/users/carol", "admin", json!({"active": true}))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(app.change(&number).await["state"], "authorize");
+        assert_eq!(app.approve(&number, "carol").await["state"], "scheduled");
+    }
+);
+
+backend_test!(
+    a_deactivated_named_approver_stops_counting,
+    |app| async move {
+        let named = json!({
+            "name": "named", "type": "change_approval", "priority": 10,
+            "match": {"change_types": ["normal"]},
+            "stages": [{"name": "Named", "lanes": [
+                {"approvers": {"users": ["ivan", "dave", "carol"]}, "rule": {"quorum": 2}}]}]
+        });
+        send_json(&app, Method::POST, "/api/workflows", "admin", &named)
+            .await
+            .expect(StatusCode::CREATED);
+        let number = app.create("alice", normal_draft()).await;
+        assert_eq!(app.submit(&number, "alice").await["state"], "authorize");
+        app.approve(&number, "ivan").await;
+        app.patch("/api/users/ivan", "admin", json!({"active": false}))
+            .await
+            .expect(StatusCode::OK);
+        // ivan's approval no longer counts: dave's is the only one.
+        assert_eq!(app.approve(&number, "dave").await["state"], "authorize");
+        let view = app.approvals(&number).await;
+        let lane = &view["stages"][0]["lanes"][0];
+        assert_eq!(lane["eligible_approvers"], json!(["carol", "dave"]));
+        assert_eq!(lane["approvals"], 1);
+        assert_eq!(app.approve(&number, "carol").await["state"], "scheduled");
+
+        // `all` over named users does not wait for one who was deactivated:
+        // the deactivation re-evaluates the open round, as leaving a group does.
+        let mut all = named.clone();
+        all["stages"][0]["lanes"][0] =
+            json!({"approvers": {"users": ["dave", "erin"]}, "rule": "all"});
+        send_json(&app, Method::PUT, "/api/workflows/named", "admin", &all)
+            .await
+            .expect(StatusCode::OK);
+        let second = app.create("alice", next_week_draft()).await;
+        app.submit(&second, "alice").await;
+        assert_eq!(app.approve(&second, "dave").await["state"], "authorize");
+        app.patch("/api/users/erin", "admin", json!({"active": false}))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(app.change(&second).await["state"], "scheduled");
+        let actions: Vec<String> = app
+            .audit(&second)
+            .await
+            .iter()
+            .map(|event| event["action"].as_str().expect("action").to_owned())
+            .collect();
+        assert_eq!(
+            actions.last().map(String::as_str),
+            Some("change.approval_reevaluated")
+        );
+    }
+);
+
+backend_test!(one_approval_settles_one_lane_of_a_stage, |app| async move {
+    // dave is a DBA and on the CAB: two reviews need two people.
+    let two_lanes = json!({
+        "name": "two-lanes", "type": "change_approval", "priority": 10,
+        "match": {"change_types": ["normal"]},
+        "stages": [{"name": "Review", "lanes": [
+            {"name": "DBAs", "approvers": {"group": "dba"}, "rule": "any"},
+            {"name": "Board", "approvers": {"group": "CAB"}, "rule": "any"}]}]
+    });
+    send_json(&app, Method::POST, "/api/workflows", "admin", &two_lanes)
+        .await
+        .expect(StatusCode::CREATED);
+    let number = app.create("alice", normal_draft()).await;
+    app.submit(&number, "alice").await;
+    assert_eq!(app.approve(&number, "dave").await["state"], "authorize");
+    assert_eq!(lane_approvals(&app, &number).await, [1, 0]);
+    // ivan can serve only the DBAs: dave's approval moves to the Board.
+    assert_eq!(app.approve(&number, "ivan").await["state"], "scheduled");
+
+    // A rejection still rejects in an `any` lane.
+    let second = app.create("alice", next_week_draft()).await;
+    app.submit(&second, "alice").await;
+    let rejected = app.reject(&second, "dave").await;
+    assert_eq!(rejected["state"], "new");
+    assert_eq!(rejected["approval"]["status"], "rejected");
+});
