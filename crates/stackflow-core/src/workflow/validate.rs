@@ -128,7 +128,22 @@ fn check_stages(document: &WorkflowDocument, directory: &Directory, errors: &mut
                     field("cab"),
                     format!("stages[{first}] is already the CAB stage; only one stage may be"),
                 )),
-                None => cab_stage = Some(i),
+                None => {
+                    cab_stage = Some(i);
+                    // Only a CAB lane makes the stage one a meeting decides
+                    // (`Board::of_lane`): without one the flag would be
+                    // silently without effect.
+                    if !stage
+                        .lanes
+                        .iter()
+                        .any(|lane| is_cab_lane(&lane.approvers, directory))
+                    {
+                        errors.push(FieldError::new(
+                            field("cab"),
+                            "the CAB stage needs a lane of the CAB (a group of kind `cab`)",
+                        ));
+                    }
+                }
             }
         }
         if stage.lanes.is_empty() {
@@ -147,6 +162,18 @@ fn check_stages(document: &WorkflowDocument, directory: &Directory, errors: &mut
             }
             check_lane(&at, &lane.approvers, lane.rule, directory, errors);
         }
+    }
+}
+
+/// Whether a lane's approvers are the CAB: a group of kind `cab`, named or
+/// by kind (see `Board::of_lane`, which marks such a lane when a round opens).
+fn is_cab_lane(approvers: &ApproverSpec, directory: &Directory) -> bool {
+    match approvers {
+        ApproverSpec::GroupOfKind(kind) => *kind == GroupKind::Cab,
+        ApproverSpec::Group(name) => directory
+            .group(name)
+            .is_some_and(|group| group.kind == GroupKind::Cab),
+        _ => false,
     }
 }
 

@@ -44,6 +44,7 @@ stages:
             "match.change_types[1]",
             "match.ci_classes",
             "sla.business_days",
+            "stages[0].cab",
             "stages[0].lanes[0].approvers.group",
             "stages[0].lanes[1].rule",
             "stages[0].lanes[2].rule",
@@ -57,6 +58,22 @@ stages:
             "stages[1].lanes",
         ]
     );
+}
+
+#[test]
+fn the_cab_stage_needs_a_lane_of_the_cab() {
+    let stage = |lane: &str| {
+        format!(
+            "name: w\ntype: change_approval\nmatch: {{change_types: [normal]}}\nstages:\n  - name: Board\n    cab: true\n    lanes:\n      - {{approvers: {{group: dba}}, rule: any}}\n{lane}"
+        )
+    };
+    assert_eq!(problems(&stage("")), ["stages[0].cab"]);
+    for cab_lane in [
+        "      - {approvers: {group_of_kind: cab}, rule: majority}\n",
+        "      - {approvers: {group: CAB}, rule: majority}\n",
+    ] {
+        validate(&yaml(&stage(cab_lane)), &directory()).expect("a CAB lane makes it valid");
+    }
 }
 
 #[test]
