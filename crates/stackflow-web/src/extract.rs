@@ -11,23 +11,36 @@ use serde::de::DeserializeOwned;
 use stackflow_core::{Actor, ChangeNumber, Channel};
 use stackflow_store::Caller;
 
-/// Query parameters; a malformed query is 400.
+/// Query parameters; a malformed query is 400 `bad_query`, naming the
+/// parameter in `errors` as a validation error names a field.
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         if parts.uri.query().is_some_and(|q| q.contains("%00")) {
             return Err(AppError::bad_request(
                 "bad_query",
                 "query parameters may not contain NUL characters",
             ));
         }
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| AppError::bad_request("bad_query", e.body_text()))
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|error| {
+                // The parameter's name, as validation errors name fields;
+                // `.` when the query as a whole could not be read.
+                let field = error.path().to_string();
+                let message = error.inner().to_string();
+                if field == "." {
+                    AppError::bad_request("bad_query", message)
+                } else {
+                    AppError::bad_query_parameter(&field, &message)
+                }
+            })
     }
 }
 

@@ -85,6 +85,15 @@ impl AppError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
     }
 
+    /// 400 `bad_query`: a query parameter that cannot be read, named in
+    /// `errors` as a validation error's fields are.
+    pub fn bad_query_parameter(field: &str, message: &str) -> Self {
+        AppError {
+            errors: vec![FieldError::new(field, message)],
+            ..Self::bad_request("bad_query", format!("{field}: {message}"))
+        }
+    }
+
     /// 422 listing the bad fields.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
         let detail = errors

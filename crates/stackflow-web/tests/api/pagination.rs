@@ -141,7 +141,18 @@ backend_test!(bad_cursors_and_limits_are_400, |app| async move {
             Some("limit") if query != "limit=many" => "bad_limit",
             _ => "bad_query",
         };
-        reply.problem(StatusCode::BAD_REQUEST, rule);
+        let body = reply.problem(StatusCode::BAD_REQUEST, rule);
+        if rule == "bad_query" {
+            // The parameter is named as a validation error names a field.
+            let parameter = query.split('=').next().unwrap_or_default();
+            assert_eq!(body["errors"][0]["field"], parameter, "{body:#}");
+            assert!(
+                body["errors"][0]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{body:#}"
+            );
+        }
     }
     app.get("/api/changes/CHG0000001/audit?cursor=zzz", "alice")
         .await
