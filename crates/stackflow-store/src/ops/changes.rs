@@ -195,6 +195,30 @@ async fn insert_change_cis(tx: &mut Tx, rows: &[(i64, &str)]) -> Result<()> {
     Ok(())
 }
 
+/// Writes a change's new revision and the audit event `action` recording
+/// it (before and after), in the caller's transaction: every change write
+/// is audited together with it.
+async fn save_change_audited(
+    tx: &mut Tx,
+    by: &Caller,
+    id: i64,
+    before: &Change,
+    after: &Change,
+    action: &str,
+) -> Result<()> {
+    save_change(tx, id, before, after).await?;
+    let key = after.number.to_string();
+    audit(
+        tx,
+        by,
+        ("change", &key),
+        action,
+        Some(json_of(before)?),
+        Some(json_of(after)?),
+    )
+    .await
+}
+
 /// Writes an accepted transition: the change, its vote, its audit event and
 /// its notifications, all in the caller's transaction, on the writer (see `run_write`).
 async fn persist_transition(
@@ -205,20 +229,11 @@ async fn persist_transition(
     transition: Transition,
 ) -> Result<Change> {
     let after = transition.change;
-    save_change(tx, id, before, &after).await?;
+    save_change_audited(tx, by, id, before, &after, transition.audit_action).await?;
     if let Some(vote) = &transition.vote {
         insert_vote(tx, id, vote).await?;
     }
     let key = after.number.to_string();
-    audit(
-        tx,
-        by,
-        ("change", &key),
-        transition.audit_action,
-        Some(json_of(before)?),
-        Some(json_of(&after)?),
-    )
-    .await?;
     for note in &transition.notifications {
         enqueue(tx, by.now, &key, note).await?;
     }

@@ -414,17 +414,8 @@ impl Repo {
         after.conflicts = conflicts;
         after.version = before.version + 1;
         after.updated_at = by.now;
-        save_change(&mut tx, id, &before, &after).await?;
+        save_change_audited(&mut tx, by, id, &before, &after, "change.conflicts_updated").await?;
         let key = number.to_string();
-        audit(
-            &mut tx,
-            by,
-            ("change", &key),
-            "change.conflicts_updated",
-            Some(json_of(&before)?),
-            Some(json_of(&after)?),
-        )
-        .await?;
         if !newly_found.is_empty() {
             let note = Notification {
                 event: "change.blackout_conflict",
@@ -485,17 +476,8 @@ impl Repo {
         after.conflicts = assessed.conflicts.clone();
         after.version = before.version + 1;
         after.updated_at = by.now;
-        save_change(&mut tx, id, &before, &after).await?;
+        save_change_audited(&mut tx, by, id, &before, &after, "change.risk_reassessed").await?;
         let key = number.to_string();
-        audit(
-            &mut tx,
-            by,
-            ("change", &key),
-            "change.risk_reassessed",
-            Some(json_of(&before)?),
-            Some(json_of(&after)?),
-        )
-        .await?;
         if !same_risk {
             // The history keeps findings; a reassessment that only moved
             // the conflict records (which the change and its audit event
